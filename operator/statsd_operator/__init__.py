@@ -1,0 +1,1 @@
+"""statsd-operator: runs StatsD shards for StatsdCluster objects and publishes their ring."""

@@ -166,3 +166,20 @@ JSON list (use with fromJsonArray): the listed ones, else the release namespace.
 {{- toJson (list .Release.Namespace) }}
 {{- end }}
 {{- end }}
+
+{{/* The operator's command-line arguments, one flag per line. */}}
+{{- define "statsd-proxy.operator.args" -}}
+- run
+{{- if eq .Values.operator.watch.scope "cluster" }}
+- --all-namespaces
+{{- else }}
+{{- range (include "statsd-proxy.operator.watchNamespaces" . | fromJsonArray) }}
+- --namespace={{ . }}
+{{- end }}
+{{- end }}
+- --liveness=http://0.0.0.0:{{ .Values.operator.healthPort }}/healthz
+- --log-level={{ .Values.operator.logLevel }}
+{{- with .Values.operator.extraArgs }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}

@@ -154,6 +154,10 @@ def _event_key(line: bytes) -> bytes | None:
     title_start = close + 2
     title_end = title_start + int(lengths[0])
     title = line[title_start:title_end]
-    if not title or len(title) != title_end - title_start or line[title_end : title_end + 1] != b"|":
+    if (
+        not title
+        or len(title) != title_end - title_start
+        or line[title_end : title_end + 1] != b"|"
+    ):
         return None
     return b"_e|" + title

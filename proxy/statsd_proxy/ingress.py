@@ -1,0 +1,165 @@
+"""Listeners: StatsD over UDP, and newline-delimited StatsD over TCP.
+
+Both hand their bytes to the router synchronously in the protocol callback;
+nothing here creates a task, logs or allocates per datagram. Sockets are
+opened with SO_REUSEPORT, so several worker processes can share the port and
+the kernel spreads datagrams over them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from typing import cast
+
+import structlog
+
+from statsd_proxy.router import Router
+
+log = structlog.get_logger("statsd_proxy.ingress")
+
+# Longest line accepted over TCP. A UDP datagram cannot carry more than this,
+# so the limit loses nothing that UDP could deliver.
+MAX_TCP_LINE = 65536
+
+_ERROR_LOG_INTERVAL = 10.0
+
+
+class UdpIngress(asyncio.DatagramProtocol):
+    """Receives datagrams and routes them."""
+
+    def __init__(self, router: Router) -> None:
+        self._router = router
+        self._stats = router.stats
+        self._last_error_log = 0.0
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        self._stats.datagrams_udp += 1
+        try:
+            self._router.route(data)
+        except Exception as error:
+            self._stats.datagrams_failed += 1
+            self._log_failure(error)
+
+    def error_received(self, exc: Exception) -> None:
+        log.warning("receive_failed", error=str(exc))
+
+    def _log_failure(self, error: Exception) -> None:
+        now = time.monotonic()
+        if now - self._last_error_log >= _ERROR_LOG_INTERVAL:
+            self._last_error_log = now
+            log.error(
+                "datagram_failed",
+                error=repr(error),
+                datagrams_failed=self._stats.datagrams_failed,
+                exc_info=error,
+            )
+
+
+class TcpIngress(asyncio.Protocol):
+    """Receives newline-delimited StatsD on one TCP connection and routes whole lines."""
+
+    def __init__(self, router: Router) -> None:
+        self._router = router
+        self._stats = router.stats
+        self._buffer = bytearray()
+        self._discarding = False
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        end = self._buffer.rfind(b"\n")
+        if end < 0:
+            self._check_overflow()
+            return
+        chunk = bytes(self._buffer[: end + 1])
+        del self._buffer[: end + 1]
+        if self._discarding:
+            # The rest of an over-long line, up to its newline, is dropped.
+            self._discarding = False
+            chunk = chunk[chunk.find(b"\n") + 1 :]
+        if chunk:
+            self._route(chunk)
+        self._check_overflow()
+
+    def eof_received(self) -> bool:
+        if self._buffer and not self._discarding:
+            self._route(bytes(self._buffer))
+        self._buffer.clear()
+        return False
+
+    def _route(self, chunk: bytes) -> None:
+        # Each chunk of whole lines counts as one datagram of the TCP transport.
+        self._stats.datagrams_tcp += 1
+        try:
+            self._router.route(chunk)
+        except Exception:
+            self._stats.datagrams_failed += 1
+            log.exception("tcp_chunk_failed")
+
+    def _check_overflow(self) -> None:
+        if len(self._buffer) > MAX_TCP_LINE:
+            if not self._discarding:
+                self._stats.lines_too_long += 1
+            self._discarding = True
+            self._buffer.clear()
+
+
+def bind_udp(host: str, port: int, receive_buffer: int) -> socket.socket:
+    """Open the UDP listening socket with SO_REUSEPORT and the requested receive buffer."""
+    sock = socket.socket(_family(host), socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if receive_buffer > 0:
+            _set_receive_buffer(sock, receive_buffer)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def bind_tcp(host: str, port: int) -> socket.socket:
+    """Open the TCP listening socket with SO_REUSEPORT."""
+    sock = socket.socket(_family(host), socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(512)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def receive_buffer_size(sock: socket.socket) -> int:
+    """Return the receive buffer the kernel granted (Linux reports double the usable size)."""
+    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+
+
+def _set_receive_buffer(sock: socket.socket, size: int) -> None:
+    """Ask for ``size`` bytes of receive buffer.
+
+    SO_RCVBUF is capped by the kernel at net.core.rmem_max; SO_RCVBUFFORCE
+    passes the cap but needs CAP_NET_ADMIN, which a container usually lacks,
+    so it is tried first and SO_RCVBUF is the fallback.
+    """
+    force = getattr(socket, "SO_RCVBUFFORCE", None)
+    if force is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, force, size)
+            return
+        except PermissionError:
+            pass
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -1,0 +1,40 @@
+"""Membership sources: where a proxy learns its ring."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from statsd_proxy.config import ProxyConfig
+from statsd_proxy.ringdoc import RingDocument
+from statsd_proxy.stats import ProxyStats
+
+
+class RingSink(Protocol):
+    """Where a source delivers rings: a `RingManager`, or the supervisor of workers."""
+
+    @property
+    def stats(self) -> ProxyStats:
+        """Counters for discovery errors and member readiness."""
+
+    async def submit(self, document: RingDocument) -> None:
+        """Switch to ``document`` now or at its ``effectiveAt``."""
+
+    def report_source_failure(self, reason: str) -> None:
+        """Record that the source failed; routing goes on with the last good ring."""
+
+
+class RingSource(Protocol):
+    """Follows one membership source and submits every new ring to a sink."""
+
+    async def run(self, sink: RingSink) -> None:
+        """Follow the source until cancelled; never return while the source can recover."""
+
+
+def make_source(config: ProxyConfig) -> RingSource:
+    """Build the membership source that ``config`` selects."""
+    from statsd_proxy.sources.static import StaticSource
+
+    kind = config.source_kind
+    if kind == "static":
+        return StaticSource(config.backends)
+    raise NotImplementedError(f"membership source {kind!r} is not available yet")

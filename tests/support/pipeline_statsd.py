@@ -27,6 +27,10 @@ from tests.support.pipeline_process import (
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STATSD_JS = REPOSITORY_ROOT / ".deps" / "node" / "node_modules" / "statsd" / "stats.js"
 CONFIG_PATH = Path(__file__).with_name("statsd_shard_config.js")
+# NOTE: StatsD 0.9 flushes on whole seconds and stamps each flush with the rounded
+# second. A flush that runs over 500 ms late shares its second with the next one, and
+# InfluxDB keeps only the later write, so a heavily loaded machine can lose counts.
+# The shard's own gauge statsd.timestamp_lag reads -1 after such a flush.
 FLUSH_INTERVAL_MS = 1000
 START_TIMEOUT = 15.0
 ADMIN_TIMEOUT = 2.0

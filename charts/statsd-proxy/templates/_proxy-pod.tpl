@@ -2,17 +2,17 @@
 {{- define "statsd-proxy.proxy.args" -}}
 - run
 - --ring-configmap={{ include "statsd-proxy.ringNamespace" . }}/{{ include "statsd-proxy.ringConfigMapName" . }}
-- --listen={{ .Values.proxy.listenHost }}:{{ .Values.proxy.port }}
-- --metrics-listen={{ .Values.proxy.listenHost }}:{{ .Values.proxy.metricsPort }}
+- --listen={{ .Values.proxy.listenHost }}:{{ int .Values.proxy.port }}
+- --metrics-listen={{ .Values.proxy.listenHost }}:{{ int .Values.proxy.metricsPort }}
 {{- if .Values.proxy.tcp }}
 - --tcp
 {{- end }}
 - --unready-policy={{ .Values.proxy.unreadyPolicy }}
 - --hash-key={{ .Values.proxy.hashKey }}
-- --max-datagram={{ .Values.proxy.maxDatagram }}
-- --flush-interval-ms={{ .Values.proxy.flushIntervalMs }}
-- --receive-buffer={{ .Values.proxy.receiveBuffer }}
-- --workers={{ .Values.proxy.workers }}
+- --max-datagram={{ int64 .Values.proxy.maxDatagram }}
+- --flush-interval-ms={{ int64 .Values.proxy.flushIntervalMs }}
+- --receive-buffer={{ int64 .Values.proxy.receiveBuffer }}
+- --workers={{ int64 .Values.proxy.workers }}
 - --log-format=json
 - --log-level={{ .Values.proxy.logLevel }}
 {{- with .Values.proxy.extraArgs }}

@@ -1,6 +1,165 @@
-"""Command line of statsd-operator (placeholder until the operator lands)."""
+"""Command line of statsd-operator: run the kopf operator for StatsdCluster objects.
+
+Every option also reads the environment variable ``STATSD_OPERATOR_<NAME>``
+(upper case, dashes to underscores); ``--namespace`` takes a space-separated
+list from ``STATSD_OPERATOR_NAMESPACE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+
+import kopf
+
+from statsd_operator.handlers import build_registry
+from statsd_operator.options import Options
+from statsd_operator.shardconfig import DEFAULT_STATSD_IMAGE, DEFAULT_TELEGRAF_IMAGE
+
+ENV_PREFIX = "STATSD_OPERATOR_"
+LOG_FORMATS = {"json": kopf.LogFormat.JSON, "console": kopf.LogFormat.FULL}
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser, with defaults taken from the environment."""
+    parser = argparse.ArgumentParser(
+        prog="statsd-operator",
+        description="Run StatsD shards for StatsdCluster objects and publish their ring.",
+    )
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--namespace",
+        action="append",
+        default=_env_list("namespace"),
+        help="watch StatsdClusters in this namespace; repeatable",
+    )
+    scope.add_argument(
+        "--all-namespaces",
+        action="store_true",
+        default=_env_flag("all-namespaces"),
+        help="watch StatsdClusters in every namespace (needs cluster-wide RBAC)",
+    )
+    parser.add_argument(
+        "--health-listen",
+        default=_env("health-listen", "0.0.0.0:8080"),
+        metavar="HOST:PORT",
+        help="address of the liveness endpoint GET /healthz; empty turns it off",
+    )
+    parser.add_argument(
+        "--kubeconfig",
+        default=_env("kubeconfig", None),
+        metavar="PATH",
+        help="kubeconfig file; default: the pod's service account, "
+        "else $KUBECONFIG or ~/.kube/config",
+    )
+    parser.add_argument(
+        "--statsd-image",
+        default=_env("statsd-image", DEFAULT_STATSD_IMAGE),
+        help="shard image of flavor statsd when spec.image is empty",
+    )
+    parser.add_argument(
+        "--telegraf-image",
+        default=_env("telegraf-image", DEFAULT_TELEGRAF_IMAGE),
+        help="shard image of flavor telegraf when spec.image is empty",
+    )
+    _seconds(
+        parser,
+        "ring-lead-seconds",
+        5.0,
+        "minimum seconds between writing a ring with new members and its switch time",
+    )
+    _seconds(
+        parser,
+        "drain-margin-seconds",
+        2.0,
+        "extra seconds after a drain before the StatefulSet shrinks",
+    )
+    _seconds(parser, "poll-seconds", 5.0, "seconds between checks while waiting for pods")
+    _seconds(
+        parser,
+        "resync-seconds",
+        15.0,
+        "seconds between reconciliations of an unchanged StatsdCluster",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=sorted(LOG_FORMATS),
+        default=_env("log-format", "console" if sys.stderr.isatty() else "json"),
+        help="log format; default: console on a terminal, else json",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default=_env("log-level", "info"),
+        help="minimum level of the log lines written",
+    )
+    return parser
+
+
+def options_from(args: argparse.Namespace) -> Options:
+    """Build the operator options from parsed arguments."""
+    return Options(
+        statsd_image=args.statsd_image,
+        telegraf_image=args.telegraf_image,
+        ring_lead=timedelta(seconds=args.ring_lead_seconds),
+        drain_margin=timedelta(seconds=args.drain_margin_seconds),
+        poll_interval=timedelta(seconds=args.poll_seconds),
+        resync_interval=timedelta(seconds=args.resync_seconds),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
     """Run the command line."""
-    raise SystemExit("statsd-operator: not built yet")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.all_namespaces and not args.namespace:
+        parser.error("give --namespace NAME (repeatable) or --all-namespaces")
+    for option in ("ring_lead_seconds", "poll_seconds", "resync_seconds"):
+        if getattr(args, option) <= 0:
+            parser.error(f"--{option.replace('_', '-')} must be greater than 0")
+    kopf.configure(
+        debug=args.log_level == "debug",
+        verbose=args.log_level in ("debug", "info"),
+        quiet=args.log_level == "error",
+        log_format=LOG_FORMATS[args.log_format],
+    )
+    registry = build_registry(options_from(args), kubeconfig=args.kubeconfig)
+    liveness = f"http://{args.health_listen}/healthz" if args.health_listen else None
+    # One operator replica serves all StatsdClusters; no peering objects are used.
+    coroutine = kopf.operator(
+        registry=registry,
+        standalone=True,
+        clusterwide=args.all_namespaces,
+        namespaces=[] if args.all_namespaces else args.namespace,
+        liveness_endpoint=liveness,
+        memo=kopf.Memo(),
+    )
+    asyncio.run(coroutine)
+
+
+def _seconds(parser: argparse.ArgumentParser, name: str, default: float, text: str) -> None:
+    parser.add_argument(
+        f"--{name}",
+        type=float,
+        default=float(_env(name, None) or default),
+        metavar="SECONDS",
+        help=text,
+    )
+
+
+def _env(name: str, default: str | None) -> str | None:
+    return os.environ.get(ENV_PREFIX + name.upper().replace("-", "_"), default)
+
+
+def _env_list(name: str) -> list[str] | None:
+    value = _env(name, None)
+    return value.split() if value else None
+
+
+def _env_flag(name: str) -> bool:
+    return (_env(name, "") or "").lower() in ("1", "true", "yes", "on")

@@ -1,0 +1,164 @@
+"""kopf handlers: thin wrappers that run one reconciliation pass and report it.
+
+`build_registry` registers every handler into a fresh kopf registry, so an
+operator process or a test can run with its own options. Creation, updates,
+resumption after a restart and a periodic timer all run the same
+level-triggered pass under one lock per StatsdCluster. The change handlers
+raise `kopf.TemporaryError` while a reshard waits (for pods, or for a drain),
+so kopf calls them again after the delay; the timer only reports, and picks
+up changes that no event announces, such as a shard pod's new IP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import kopf
+from kubernetes_asyncio import client as k8s
+
+from statsd_operator import names
+from statsd_operator.connection import connection_info, load_configuration
+from statsd_operator.kube import KubeClient
+from statsd_operator.options import Options
+from statsd_operator.planner import Converged, Wait
+from statsd_operator.reconcile import EventSink, reconcile
+from statsd_operator.spec import SpecError
+from statsd_operator.status import build_invalid_status
+
+ConfigurationLoader = Callable[[str | None], Awaitable[Any]]
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+RESOURCE = (names.GROUP, names.VERSION, names.PLURAL)
+# Delay before a pass runs again after an API error or after a pass that
+# stopped with steps still to apply.
+RETRY_DELAY = timedelta(seconds=2)
+
+
+def build_registry(
+    options: Options,
+    *,
+    kubeconfig: str | None = None,
+    loader: ConfigurationLoader = load_configuration,
+) -> kopf.OperatorRegistry:
+    """Return a kopf registry with the operator's handlers bound to ``options``."""
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.startup(registry=registry)
+    async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+        configure_settings(settings)
+        memo.configuration = await loader(kubeconfig)
+        memo.client = KubeClient(k8s.ApiClient(memo.configuration))
+
+    @kopf.on.cleanup(registry=registry)
+    async def stop(memo: kopf.Memo, **_: Any) -> None:
+        if "client" in memo:
+            await memo.client.close()
+
+    @kopf.on.login(registry=registry)
+    async def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
+        return await connection_info(memo.configuration)
+
+    @kopf.on.resume(*RESOURCE, registry=registry)
+    @kopf.on.create(*RESOURCE, registry=registry)
+    @kopf.on.update(*RESOURCE, registry=registry)
+    async def reconcile_cluster(
+        body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Logger, **_: Any
+    ) -> None:
+        await run_pass(body, patch, memo, logger, options, retry=True)
+
+    interval = options.resync_interval.total_seconds()
+
+    @kopf.timer(*RESOURCE, interval=interval, initial_delay=interval, registry=registry)
+    async def resync_cluster(
+        body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Logger, **_: Any
+    ) -> None:
+        await run_pass(body, patch, memo, logger, options, retry=False)
+
+    return registry
+
+
+def configure_settings(settings: kopf.OperatorSettings) -> None:
+    """Keep kopf's own bookkeeping under the statsdproxy.io prefix."""
+    settings.persistence.finalizer = f"{names.GROUP}/operator"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=names.GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=names.GROUP, key="last-handled-configuration"
+    )
+    settings.posting.level = logging.INFO
+
+
+async def run_pass(
+    body: kopf.Body,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    logger: Logger,
+    options: Options,
+    *,
+    retry: bool,
+) -> None:
+    """Run one reconciliation pass and write its status.
+
+    With ``retry`` an invalid spec raises `kopf.PermanentError` and a pass
+    that has to wait raises `kopf.TemporaryError` with the wait's delay.
+    """
+    if body["metadata"].get("deletionTimestamp"):
+        return
+    lock: asyncio.Lock = memo.setdefault("lock", asyncio.Lock())
+    async with lock:
+        try:
+            result = await reconcile(memo.client, body, options, _event_sink(body), logger)
+        except SpecError as error:
+            _report_invalid(body, patch, error, post_event=retry)
+            if retry:
+                raise kopf.PermanentError(f"Invalid spec: {error}") from error
+            return
+        except (k8s.ApiException, aiohttp.ClientError, TimeoutError) as error:
+            message = f"Kubernetes API call failed, retrying: {_describe(error)}"
+            raise kopf.TemporaryError(message, delay=RETRY_DELAY.total_seconds()) from error
+    patch["status"] = result.status
+    step = result.step
+    if not retry or isinstance(step, Converged):
+        return
+    if isinstance(step, Wait):
+        delay = max(step.delay.total_seconds(), 0.1)
+        raise kopf.TemporaryError(_sentence(step.message), delay=delay)
+    raise kopf.TemporaryError(
+        f"Step {step.reason} applied; checking again", delay=RETRY_DELAY.total_seconds()
+    )
+
+
+def _report_invalid(
+    body: kopf.Body, patch: kopf.Patch, error: SpecError, *, post_event: bool
+) -> None:
+    message = f"Invalid spec: {error}"
+    previous: Mapping[str, Any] = body.get("status") or {}
+    generation = body["metadata"].get("generation")
+    patch["status"] = build_invalid_status(
+        message,
+        previous,
+        generation if isinstance(generation, int) else None,
+        datetime.now(UTC),
+    )
+    if post_event:
+        kopf.warn(body, reason="InvalidSpec", message=message)
+
+
+def _event_sink(body: kopf.Body) -> EventSink:
+    def emit(event_type: str, reason: str, message: str) -> None:
+        kopf.event(body, type=event_type, reason=reason, message=message)
+
+    return emit
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, k8s.ApiException):
+        return f"HTTP {error.status} {error.reason}"
+    return str(error) or type(error).__name__
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]

@@ -3,7 +3,8 @@
 Built-in kinds go through kubernetes-validate --strict for the oldest and the
 newest Kubernetes version the chart supports, one process per version over
 one file per values case. StatsdCluster objects are checked against the
-openAPIV3Schema of the chart's own CRD.
+openAPIV3Schema of the chart's own CRD, with unknown fields rejected where
+the API server would prune them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -63,7 +65,20 @@ def test_builtin_objects_valid(
     assert _missing_builtin_schemas(output) == [], output
 
 
-def _crd_schemas() -> dict[tuple[str, str], dict[str, object]]:
+def _strict(schema: Any) -> Any:
+    """Copy a structural schema, rejecting the unknown fields the API server would prune."""
+    if isinstance(schema, list):
+        return [_strict(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    strict = {key: _strict(value) for key, value in schema.items()}
+    preserve = schema.get("x-kubernetes-preserve-unknown-fields")
+    if "properties" in schema and "additionalProperties" not in schema and not preserve:
+        strict["additionalProperties"] = False
+    return strict
+
+
+def _crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     schemas = {}
     for path in sorted((CHART / "crds").glob("*.yaml")):
         for crd in yaml.safe_load_all(path.read_text()):
@@ -72,7 +87,7 @@ def _crd_schemas() -> dict[tuple[str, str], dict[str, object]]:
             group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
             for version in crd["spec"]["versions"]:
                 schema = version["schema"]["openAPIV3Schema"]
-                schemas[(f"{group}/{version['name']}", kind)] = schema
+                schemas[(f"{group}/{version['name']}", kind)] = _strict(schema)
     return schemas
 
 

@@ -177,7 +177,14 @@ JSON list (use with fromJsonArray): the listed ones, else the release namespace.
 - --namespace={{ . }}
 {{- end }}
 {{- end }}
-- --liveness=http://0.0.0.0:{{ .Values.operator.healthPort }}/healthz
+- --liveness=http://0.0.0.0:{{ int .Values.operator.healthPort }}/healthz
+{{- with .Values.operator.shardImages.statsd }}
+- --statsd-image={{ . }}
+{{- end }}
+{{- with .Values.operator.shardImages.telegraf }}
+- --telegraf-image={{ . }}
+{{- end }}
+- --log-format=json
 - --log-level={{ .Values.operator.logLevel }}
 {{- with .Values.operator.extraArgs }}
 {{ toYaml . }}

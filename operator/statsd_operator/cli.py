@@ -1,4 +1,4 @@
-"""Command line of statsd-operator: run the kopf operator for StatsdCluster objects.
+"""Command line of statsd-operator: ``statsd-operator run`` runs the kopf operator.
 
 Every option also reads the environment variable ``STATSD_OPERATOR_<NAME>``
 (upper case, dashes to underscores); ``--namespace`` takes a space-separated
@@ -27,10 +27,12 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser, with defaults taken from the environment."""
-    parser = argparse.ArgumentParser(
+    top = argparse.ArgumentParser(
         prog="statsd-operator",
         description="Run StatsD shards for StatsdCluster objects and publish their ring.",
     )
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = commands.add_parser("run", help="run the operator until SIGTERM or SIGINT")
     scope = parser.add_mutually_exclusive_group()
     scope.add_argument(
         "--namespace",
@@ -45,10 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="watch StatsdClusters in every namespace (needs cluster-wide RBAC)",
     )
     parser.add_argument(
-        "--health-listen",
-        default=_env("health-listen", "0.0.0.0:8080"),
-        metavar="HOST:PORT",
-        help="address of the liveness endpoint GET /healthz; empty turns it off",
+        "--liveness",
+        default=_env("liveness", None),
+        metavar="URL",
+        help="serve kopf's liveness probe at this URL, such as http://0.0.0.0:8080/healthz",
     )
     parser.add_argument(
         "--kubeconfig",
@@ -98,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=_env("log-level", "info"),
         help="minimum level of the log lines written",
     )
-    return parser
+    return top
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -129,14 +131,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         log_format=LOG_FORMATS[args.log_format],
     )
     registry = build_registry(options_from(args), kubeconfig=args.kubeconfig)
-    liveness = f"http://{args.health_listen}/healthz" if args.health_listen else None
     # One operator replica serves all StatsdClusters; no peering objects are used.
     coroutine = kopf.operator(
         registry=registry,
         standalone=True,
         clusterwide=args.all_namespaces,
         namespaces=[] if args.all_namespaces else args.namespace,
-        liveness_endpoint=liveness,
+        liveness_endpoint=args.liveness or None,
         memo=kopf.Memo(),
     )
     asyncio.run(coroutine)

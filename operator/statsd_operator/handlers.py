@@ -89,6 +89,9 @@ def configure_settings(settings: kopf.OperatorSettings) -> None:
         prefix=names.GROUP, key="last-handled-configuration"
     )
     settings.posting.level = logging.INFO
+    # The operator is told its namespaces and the CRD exists before it starts,
+    # so kopf needs no access to Namespaces and CRDs (see the chart's RBAC).
+    settings.scanning.disabled = True
 
 
 async def run_pass(

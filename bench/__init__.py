@@ -1,0 +1,1 @@
+"""Benchmark harness: statsd-proxy against Etsy StatsD's proxy.js on one machine."""

@@ -7,70 +7,23 @@ on 127.0.0.1, read from its /metrics after it has routed a few lines.
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.chart.proxyproc import free_port, http_get, running_proxy
 from tests.chart.rendering import CHART, Manifest, only
 
 DASHBOARD = CHART / "dashboards" / "statsd-proxy.json"
-START_TIMEOUT = 20.0
-STOP_TIMEOUT = 10.0
 # Labels that Prometheus adds from the scrape target, not the proxy.
 TARGET_LABELS = {"namespace", "pod", "instance", "job", "service", "container"}
 _METRIC = re.compile(r"\bstatsd_proxy_[a-z0-9_]+")
 _GROUPED = re.compile(r"by \(([^)]*)\) \((?:rate\()?(statsd_proxy_[a-z0-9_]+)")
-
-
-def _free_port(kind: socket.SocketKind) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, ""
-
-
-def _wait_ready(metrics_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"statsd-proxy exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if _get(f"{metrics_url}/readyz")[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"statsd-proxy not ready within {START_TIMEOUT} s:\n{log.read_text()}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=STOP_TIMEOUT)
 
 
 @pytest.fixture(scope="module")
@@ -79,28 +32,22 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
     shard = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     shard.bind(("127.0.0.1", 0))
     shard.settimeout(5)
-    listen_port = _free_port(socket.SOCK_DGRAM)
-    metrics_url = f"http://127.0.0.1:{_free_port(socket.SOCK_STREAM)}"
+    listen_port = free_port(socket.SOCK_DGRAM)
+    metrics_url = f"http://127.0.0.1:{free_port(socket.SOCK_STREAM)}"
     log = tmp_path_factory.mktemp("proxy") / "proxy.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STATSD_PROXY_")}
-    command = [
-        sys.executable, "-m", "statsd_proxy", "run",
+    args = [
+        "run",
         "--backend", f"shard-0=127.0.0.1:{shard.getsockname()[1]}",
         "--listen", f"127.0.0.1:{listen_port}",
         "--metrics-listen", metrics_url.removeprefix("http://"),
         "--log-format", "json",
     ]  # fmt: skip
-    with shard, log.open("wb") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)
-        try:
-            _wait_ready(metrics_url, process, log)
-            sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            with sender:
-                sender.sendto(b"app.hits:1|c\nnot a line\n", ("127.0.0.1", listen_port))
-            shard.recv(65535)
-            text = _get(f"{metrics_url}/metrics")[1]
-        finally:
-            _stop(process)
+    with shard, running_proxy(args, metrics_url, log):
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        with sender:
+            sender.sendto(b"app.hits:1|c\nnot a line\n", ("127.0.0.1", listen_port))
+        shard.recv(65535)
+        text = http_get(f"{metrics_url}/metrics")[1]
     return _metric_labels(text)
 
 

@@ -2,55 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
 import yaml
 
 from tests.chart.rendering import CHART, Manifest, run_helm, template
-
-_KEY_LINE = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_][A-Za-z0-9_]*):(?P<rest>.*)$")
-
-
-@dataclasses.dataclass
-class _Key:
-    path: str
-    indent: int
-    documented: bool
-    children: int = 0
-
-
-def _scan_values() -> list[_Key]:
-    keys: list[_Key] = []
-    stack: list[_Key] = []
-    comments: list[str] = []
-    for line in (CHART / "values.yaml").read_text().splitlines():
-        stripped = line.strip()
-        if stripped.startswith("#"):
-            comments.append(stripped)
-            continue
-        match = _KEY_LINE.match(line)
-        if match is None:
-            comments = [] if not stripped else comments
-            continue
-        indent = len(match["indent"])
-        while stack and stack[-1].indent >= indent:
-            stack.pop()
-        if stack:
-            stack[-1].children += 1
-        path = f"{stack[-1].path}.{match['key']}" if stack else match["key"]
-        key = _Key(path, indent, any(c.startswith("# --") for c in comments))
-        keys.append(key)
-        stack.append(key)
-        comments = []
-    return keys
+from tests.chart.valuesdoc import readme_table, scan_values, values_table
 
 
 def _undocumented_leaves() -> list[str]:
-    keys = _scan_values()
+    keys = scan_values()
     missing = []
     for index, key in enumerate(keys):
         ancestors = [k for k in keys[:index] if key.path.startswith(k.path + ".")]
@@ -90,7 +53,7 @@ def test_values_documented() -> None:
 
 
 def test_values_scan_finds_keys() -> None:
-    paths = {key.path for key in _scan_values()}
+    paths = {key.path for key in scan_values()}
 
     assert {"proxy.service.port", "statsdCluster.sink", "operator.watch.scope"} <= paths
 
@@ -146,3 +109,13 @@ def test_default_has_no_cluster(helm: str) -> None:
     kinds = {m["kind"] for m in manifests if m}
 
     assert "StatsdCluster" not in kinds
+
+
+def test_readme_table_current() -> None:
+    expected = values_table()
+
+    committed = readme_table()
+
+    assert committed == expected, (
+        "README values table is stale; run python -m tests.chart.valuesdoc"
+    )

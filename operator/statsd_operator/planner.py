@@ -15,14 +15,14 @@ shard per flush window:
    plus one flush interval (and a margin), so leaving shards flush their last
    window before they stop;
 3. new members join the ring only when all of their pods are Ready;
-4. a member whose pod has a new IP, a new port or a new hash key gets a new
-   ring version without a change of membership.
+4. a member whose pod has a new IP or a new port gets a new ring version
+   without a change of membership, at any point of a reshard;
+5. a new hash key gets a new ring version on a flush-interval boundary.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -116,6 +116,8 @@ class Converged:
 
 Step = ScaleStatefulSet | WriteRing | Wait | Converged
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 def plan_step(target: Target, observed: Observed) -> Step:
     """Return the next step that moves the cluster safely towards ``target``."""
@@ -130,13 +132,20 @@ def plan_step(target: Target, observed: Observed) -> Step:
         return _restore_ring(target, observed)
     if leaving:
         return _remove_members(target, observed, wanted, leaving)
+    # A new address moves no series, so it never waits behind a reshard step.
+    readdress = _plan_readdress(target, observed)
+    if readdress is not None:
+        return readdress
     step = _plan_replicas(target, observed, observed.replicas)
     if step is not None:
         return step
     joining = [name for name in wanted if name not in in_ring]
     if joining:
         return _add_members(target, observed, joining)
-    return _plan_refresh(target, observed)
+    if observed.ring is not None and observed.ring.hash_key != target.hash_key:
+        ring = _next_ring(target, observed, observed.ring.members, membership_changed=True)
+        return WriteRing(ring=ring, reason="HashKeyChanged")
+    return Converged()
 
 
 def _remove_members(
@@ -192,18 +201,16 @@ def _add_members(target: Target, observed: Observed, joining: Sequence[str]) -> 
     return WriteRing(ring=ring, reason="AddingMembers", added=tuple(joining))
 
 
-def _plan_refresh(target: Target, observed: Observed) -> Step:
-    assert observed.ring is not None
+def _plan_readdress(target: Target, observed: Observed) -> WriteRing | None:
+    if observed.ring is None:
+        return None
     current = observed.ring.members
     members = [_readdress(m, target, observed.pods) for m in current]
-    if observed.ring.hash_key != target.hash_key:
-        ring = _next_ring(target, observed, members, membership_changed=True)
-        return WriteRing(ring=ring, reason="HashKeyChanged")
     changed = tuple(new.name for old, new in zip(current, members, strict=True) if old != new)
-    if changed:
-        ring = _next_ring(target, observed, members, membership_changed=False)
-        return WriteRing(ring=ring, reason="AddressesChanged", readdressed=changed)
-    return Converged()
+    if not changed:
+        return None
+    ring = _next_ring(target, observed, members, membership_changed=False)
+    return WriteRing(ring=ring, reason="AddressesChanged", readdressed=changed)
 
 
 def drain_deadline(target: Target, ring: RingDocument | None) -> datetime | None:
@@ -219,9 +226,8 @@ def drain_deadline(target: Target, ring: RingDocument | None) -> datetime | None
 
 def next_boundary(moment: datetime, interval: timedelta) -> datetime:
     """Return the first multiple of ``interval`` since the Unix epoch at or after ``moment``."""
-    step = interval.total_seconds()
-    seconds = math.ceil(round(moment.timestamp() / step, 6)) * step
-    return datetime.fromtimestamp(seconds, tz=UTC)
+    remainder = (moment - _EPOCH) % interval
+    return moment if not remainder else moment + (interval - remainder)
 
 
 def switch_time(target: Target, observed: Observed, *, membership_changed: bool) -> datetime:
@@ -229,18 +235,20 @@ def switch_time(target: Target, observed: Observed, *, membership_changed: bool)
 
     It never precedes the current ring's switch time, so a pending change is
     never pulled forward. A membership change waits at least the lead time and
-    lands on a flush-interval boundary; an address change applies at once.
+    lands on a flush-interval boundary. An address change keeps the current
+    switch time: a past one applies at once, a pending one stays pending, and
+    the drain of shards that left the ring is still counted from it.
     """
     if observed.ring is None:
         # The first ring cannot split a series, so it applies at once.
         return observed.now
     previous = observed.ring.effective_at
-    earliest = observed.now + target.lead if membership_changed else observed.now
+    if not membership_changed:
+        return previous if previous is not None else observed.now
+    earliest = observed.now + target.lead
     if previous is not None:
         earliest = max(earliest, previous)
-    if membership_changed:
-        return next_boundary(earliest, target.flush_interval)
-    return earliest
+    return next_boundary(earliest, target.flush_interval)
 
 
 def _next_ring(

@@ -1,4 +1,4 @@
-"""HTTP routes of the Kubernetes API stand-in: discovery, CRUD, subresources and watch."""
+"""HTTP routes of the Kubernetes API stand-in: CRUD, subresources and watch."""
 
 from __future__ import annotations
 
@@ -14,22 +14,12 @@ from typing import Any
 import aiohttp.web
 from kmock._internal import rendering  # kmock 0.8 exports no public name for its parsed request
 
+from tests.support.kube_discovery import discovery_document
 from tests.support.kube_patch import apply_patch
-from tests.support.kube_resources import ALL_VERBS, KubeError, ResourceType
+from tests.support.kube_resources import KubeError, ResourceType
 from tests.support.kube_select import SelectorError, parse_field_selector, parse_label_selector
 from tests.support.kube_store import Change, ObjectStore
 
-SERVER_VERSION = {
-    "major": "1",
-    "minor": "30",
-    "gitVersion": "v1.30.0",
-    "gitCommit": "0000000000000000000000000000000000000000",
-    "gitTreeState": "clean",
-    "buildDate": "2024-04-17T00:00:00Z",
-    "goVersion": "go1.22.2",
-    "compiler": "gc",
-    "platform": "linux/amd64",
-}
 NAMESPACE_SUBRESOURCES = ("status", "finalize")
 
 
@@ -96,9 +86,10 @@ class ApiRoutes:
         path = request.url.path.rstrip("/") or "/"
         if path in ("/healthz", "/livez", "/readyz"):
             return aiohttp.web.Response(text="ok")
-        document = self._discovery(path) if request.method == "GET" else None
-        if document is not None:
-            return aiohttp.web.json_response(document)
+        if request.method == "GET":
+            document = discovery_document(self.store.types(), path, self.address)
+            if document is not None:
+                return aiohttp.web.json_response(document)
         parsed = parse_api_path(path)
         if parsed is None:
             raise KubeError(404, "NotFound", f"the server could not find the requested URL {path}")
@@ -110,91 +101,6 @@ class ApiRoutes:
         if parsed.name is None:
             return self._collection(request, resource, parsed)
         return self._item(request, resource, parsed)
-
-    # Discovery.
-
-    def _discovery(self, path: str) -> dict[str, Any] | None:
-        if path == "/version":
-            return SERVER_VERSION
-        if path == "/":
-            return {"paths": sorted({"/api", "/api/v1", "/apis", "/version"} | self._group_paths())}
-        if path == "/api":
-            return {
-                "kind": "APIVersions",
-                "versions": ["v1"],
-                "serverAddressByClientCIDRs": [
-                    {"clientCIDR": "0.0.0.0/0", "serverAddress": self.address}
-                ],
-            }
-        if path == "/apis":
-            groups = [self._group(name) for name in self._groups()]
-            return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
-        parts = path.strip("/").split("/")
-        if parts[0] == "apis" and len(parts) == 2:
-            if parts[1] not in self._groups():
-                raise KubeError(404, "NotFound", f"the server has no API group {parts[1]!r}")
-            return dict(self._group(parts[1]), kind="APIGroup", apiVersion="v1")
-        if (parts[0] == "api" and len(parts) == 2) or (parts[0] == "apis" and len(parts) == 3):
-            group = "" if parts[0] == "api" else parts[1]
-            return self._resource_list(group, parts[-1])
-        return None
-
-    def _groups(self) -> dict[str, list[str]]:
-        groups: dict[str, list[str]] = {}
-        for resource in self.store.types():
-            versions = groups.setdefault(resource.group, [])
-            if resource.version not in versions:
-                versions.append(resource.version)
-        groups.pop("", None)
-        return groups
-
-    def _group_paths(self) -> set[str]:
-        paths = {f"/apis/{group}" for group in self._groups()}
-        for group, versions in self._groups().items():
-            paths.update(f"/apis/{group}/{version}" for version in versions)
-        return paths
-
-    def _group(self, name: str) -> dict[str, Any]:
-        versions = [
-            {"groupVersion": f"{name}/{version}", "version": version}
-            for version in self._groups()[name]
-        ]
-        return {"name": name, "versions": versions, "preferredVersion": versions[0]}
-
-    def _resource_list(self, group: str, version: str) -> dict[str, Any]:
-        resources = [r for r in self.store.types() if r.group_version == (group, version)]
-        if not resources:
-            raise KubeError(404, "NotFound", f"the server has no API version {group}/{version}")
-        entries: list[dict[str, Any]] = []
-        for resource in resources:
-            common = {"namespaced": resource.namespaced, "singularName": resource.kind.lower()}
-            entries.append(
-                dict(
-                    common,
-                    name=resource.plural,
-                    kind=resource.kind,
-                    verbs=list(ALL_VERBS),
-                    shortNames=list(resource.short_names),
-                )
-            )
-            for subresource in sorted(resource.subresources):
-                scale = {"group": "autoscaling", "version": "v1"} if subresource == "scale" else {}
-                entries.append(
-                    dict(
-                        common,
-                        name=f"{resource.plural}/{subresource}",
-                        verbs=["get", "patch", "update"],
-                        kind="Scale" if scale else resource.kind,
-                        **scale,
-                    )
-                )
-        group_version = f"{group}/{version}" if group else version
-        return {
-            "kind": "APIResourceList",
-            "apiVersion": "v1",
-            "groupVersion": group_version,
-            "resources": entries,
-        }
 
     # Objects.
 

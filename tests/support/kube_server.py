@@ -79,8 +79,16 @@ async def _parse_request(raw_request: aiohttp.web.BaseRequest, index: int) -> re
             data=data,
         )
     if is_true(request.params.get("watch")) and request.action != kmock.action.WATCH:
-        request = attrs.evolve(request, action=kmock.action.WATCH)  # kmock knows only "true"
+        request = attrs.evolve(request, action=kmock.action.WATCH)  # kmock 0.8 matches only "true"
     return request
+
+
+async def _cancel_other_tasks() -> None:
+    """Cancel and reap every task of the running loop except the current one."""
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class ServerThread:
@@ -113,6 +121,7 @@ class ServerThread:
         """Stop serving if needed, then end the thread and close its loop."""
         if self.serving:
             self.run_coroutine(self.unserve())
+        self.run_coroutine(_cancel_other_tasks())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(CALL_SECONDS)
         self._loop.close()

@@ -162,6 +162,33 @@ async def test_relabel_leaves_watch(kube_api: KubeApi, kube_client: client.ApiCl
     assert events == [("ADDED", "ring"), ("DELETED", "ring"), ("ADDED", "ring")]
 
 
+async def test_watch_one_by_name(kube_api: KubeApi, kube_client: client.ApiClient) -> None:
+    core = client.CoreV1Api(kube_client)
+    kube_api.create(config_map("ring", {"v": "1"}))
+    kube_api.create(config_map("other", {}))
+    stream = watch.Watch().stream(
+        core.list_namespaced_config_map,
+        "default",
+        field_selector="metadata.name=ring",
+        timeout_seconds=WATCH_SECONDS,
+    )
+    reader = asyncio.create_task(collect(stream, 4))
+    await kube_api.wait_for_watches("configmaps")
+
+    kube_api.patch("configmaps", "other", {"data": {"v": "2"}})
+    kube_api.patch("configmaps", "ring", {"data": {"v": "2"}})
+    kube_api.delete("configmaps", "ring")
+    kube_api.create(config_map("ring", {"v": "3"}))
+    events = await reader
+
+    assert events == [
+        ("ADDED", "ring"),
+        ("MODIFIED", "ring"),
+        ("DELETED", "ring"),
+        ("ADDED", "ring"),
+    ]
+
+
 async def test_kubeconfig_loads(kube_api: KubeApi) -> None:
     configuration = client.Configuration()
 

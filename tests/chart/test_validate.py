@@ -21,8 +21,8 @@ import yaml
 
 from tests.chart.rendering import CHART, Manifest, is_builtin, select
 
-# The chart's Chart.yaml asks for Kubernetes >= 1.25; 1.35 is the newest
-# release that helm v4.1.4 knows as its default.
+# Chart.yaml requires Kubernetes 1.25 or later, and 1.35 is the version of
+# the Kubernetes client library in helm v4.1.4.
 KUBERNETES_VERSIONS = ("1.25.0", "1.35.0")
 VALIDATE_TIMEOUT = 120
 _NO_SCHEMA = re.compile(r"Couldn't find schema for kind (\S+) with api version (\S+)")

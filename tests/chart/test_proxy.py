@@ -259,3 +259,15 @@ def test_daemonset_case_uses_daemonset(renders: dict[str, list[Manifest]]) -> No
 
     assert workload["kind"] == "DaemonSet"
     assert "replicas" not in workload["spec"]
+
+
+def test_daemonset_has_no_pdb(renders: dict[str, list[Manifest]]) -> None:
+    budgets = select(renders["daemonset-values"], "PodDisruptionBudget")
+
+    assert budgets == []
+
+
+def test_pdb_takes_percentage(renders: dict[str, list[Manifest]]) -> None:
+    budget = only(renders["telegraf-values"], "PodDisruptionBudget")
+
+    assert budget["spec"]["maxUnavailable"] == "25%"

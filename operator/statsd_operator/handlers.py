@@ -36,6 +36,41 @@ RESOURCE = (names.GROUP, names.VERSION, names.PLURAL)
 # Delay before a pass runs again after an API error or after a pass that
 # stopped with steps still to apply.
 RETRY_DELAY = timedelta(seconds=2)
+# How long the operator's shutdown waits for running passes before it closes
+# their API client.
+SHUTDOWN_TIMEOUT = 5.0
+
+
+class PassGate:
+    """Counts running reconciliation passes and lets none start once closed."""
+
+    def __init__(self) -> None:
+        self._running = 0
+        self._closed = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def enter(self) -> bool:
+        """Register a pass; return False (start nothing) once the gate is closed."""
+        if self._closed:
+            return False
+        self._running += 1
+        self._idle.clear()
+        return True
+
+    def exit(self) -> None:
+        """Unregister a pass that `enter` admitted."""
+        self._running -= 1
+        if self._running == 0:
+            self._idle.set()
+
+    def close(self) -> None:
+        """Admit no more passes."""
+        self._closed = True
+
+    async def wait_idle(self) -> None:
+        """Wait until no admitted pass runs."""
+        await self._idle.wait()
 
 
 def build_registry(
@@ -52,9 +87,18 @@ def build_registry(
         configure_settings(settings)
         memo.configuration = await loader(kubeconfig)
         memo.client = KubeClient(k8s.ApiClient(memo.configuration))
+        # Set before any StatsdCluster is seen, so every per-object memo shares it.
+        memo.passes = PassGate()
 
     @kopf.on.cleanup(registry=registry)
-    async def stop(memo: kopf.Memo, **_: Any) -> None:
+    async def stop(memo: kopf.Memo, logger: Logger, **_: Any) -> None:
+        if "passes" in memo:
+            memo.passes.close()
+            try:
+                async with asyncio.timeout(SHUTDOWN_TIMEOUT):
+                    await memo.passes.wait_idle()
+            except TimeoutError:
+                logger.warning("Closing the API client while a reconciliation pass still runs")
         if "client" in memo:
             await memo.client.close()
 
@@ -62,9 +106,11 @@ def build_registry(
     async def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
         return await connection_info(memo.configuration)
 
-    @kopf.on.resume(*RESOURCE, registry=registry)
-    @kopf.on.create(*RESOURCE, registry=registry)
-    @kopf.on.update(*RESOURCE, registry=registry)
+    backoff = RETRY_DELAY.total_seconds()
+
+    @kopf.on.resume(*RESOURCE, id="reconcile", backoff=backoff, registry=registry)
+    @kopf.on.create(*RESOURCE, id="reconcile", backoff=backoff, registry=registry)
+    @kopf.on.update(*RESOURCE, id="reconcile", backoff=backoff, registry=registry)
     async def reconcile_cluster(
         body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Logger, **_: Any
     ) -> None:
@@ -72,11 +118,23 @@ def build_registry(
 
     interval = options.resync_interval.total_seconds()
 
-    @kopf.timer(*RESOURCE, interval=interval, initial_delay=interval, registry=registry)
+    @kopf.timer(
+        *RESOURCE,
+        id="resync",
+        interval=interval,
+        initial_delay=interval,
+        backoff=backoff,
+        registry=registry,
+    )
     async def resync_cluster(
-        body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Logger, **_: Any
+        body: kopf.Body,
+        patch: kopf.Patch,
+        memo: kopf.Memo,
+        logger: Logger,
+        **kwargs: Any,
     ) -> None:
-        await run_pass(body, patch, memo, logger, options, retry=False)
+        stopped: kopf.DaemonStopped | None = kwargs.get("stopped")
+        await run_pass(body, patch, memo, logger, options, retry=False, stopped=stopped)
 
     return registry
 
@@ -102,16 +160,23 @@ async def run_pass(
     options: Options,
     *,
     retry: bool,
+    stopped: kopf.DaemonStopped | None = None,
 ) -> None:
     """Run one reconciliation pass and write its status.
 
     With ``retry`` an invalid spec raises `kopf.PermanentError` and a pass
-    that has to wait raises `kopf.TemporaryError` with the wait's delay.
+    that has to wait raises `kopf.TemporaryError` with the wait's delay. A
+    timer's pass is skipped once kopf asks the timer to stop.
     """
     if body["metadata"].get("deletionTimestamp"):
         return
     lock: asyncio.Lock = memo.setdefault("lock", asyncio.Lock())
+    passes: PassGate = memo.passes
     async with lock:
+        if stopped is not None and stopped:
+            return
+        if not passes.enter():
+            return
         try:
             result = await reconcile(memo.client, body, options, _event_sink(body), logger)
         except SpecError as error:
@@ -122,6 +187,8 @@ async def run_pass(
         except (k8s.ApiException, aiohttp.ClientError, TimeoutError) as error:
             message = f"Kubernetes API call failed, retrying: {_describe(error)}"
             raise kopf.TemporaryError(message, delay=RETRY_DELAY.total_seconds()) from error
+        finally:
+            passes.exit()
     patch["status"] = result.status
     step = result.step
     if not retry or isinstance(step, Converged):

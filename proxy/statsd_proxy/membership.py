@@ -80,11 +80,17 @@ class RingManager:
         return self._document
 
     async def submit(self, document: RingDocument) -> None:
-        """Prepare ``document`` and switch to it now or at its ``effectiveAt``."""
+        """Prepare ``document`` and switch to it now or at its ``effectiveAt``.
+
+        The ring in use, submitted again, only clears the stale mark.
+        """
         if not document.members:
             self._keep_last_good("the new ring has no members", document.version)
             return
         async with self._lock:
+            if self._pending is None and document == self._document:
+                self._confirm(document)
+                return
             self._cancel_pending()
             prepared = await self._prepare(document)
             delay = self._switch_delay(document)
@@ -126,6 +132,11 @@ class RingManager:
         for sender in self._senders.values():
             _close_sender(sender)
         self._senders.clear()
+
+    def _confirm(self, document: RingDocument) -> None:
+        """Keep the ring in use, which the source delivers again after a failure."""
+        self._stats.ring_stale = False
+        log.info("ring_confirmed", version=document.version)
 
     def _keep_last_good(self, reason: str, version: int | None) -> None:
         self._stats.ring_stale = self._document is not None

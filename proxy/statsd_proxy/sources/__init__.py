@@ -32,9 +32,13 @@ class RingSource(Protocol):
 
 def make_source(config: ProxyConfig) -> RingSource:
     """Build the membership source that ``config`` selects."""
+    kind = config.source_kind
+    if kind == "configmap" and config.ring_configmap:
+        from statsd_proxy.sources.configmap import ConfigMapSource
+
+        return ConfigMapSource(config.ring_configmap)
+    if kind != "static":
+        raise NotImplementedError(f"membership source {kind!r} is not available yet")
     from statsd_proxy.sources.static import StaticSource
 
-    kind = config.source_kind
-    if kind == "static":
-        return StaticSource(config.backends)
-    raise NotImplementedError(f"membership source {kind!r} is not available yet")
+    return StaticSource(config.backends)

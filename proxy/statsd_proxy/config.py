@@ -77,7 +77,10 @@ def parse_host_port(text: str) -> HostPort:
         raise ValueError(f"expected HOST:PORT, got {text!r}")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-        ipaddress.IPv6Address(host)
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError as error:
+            raise ValueError(f"invalid IPv6 address {host!r} in {text!r}: {error}") from error
     elif ":" in host:
         raise ValueError(f"put an IPv6 address in brackets, as in [::1]:8125, got {text!r}")
     if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:

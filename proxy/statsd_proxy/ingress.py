@@ -19,9 +19,9 @@ from statsd_proxy.router import Router
 
 log = structlog.get_logger("statsd_proxy.ingress")
 
-# Longest line accepted over TCP. A UDP datagram cannot carry more than this,
-# so the limit loses nothing that UDP could deliver.
-MAX_TCP_LINE = 65536
+# Longest line accepted over TCP: the largest UDP payload over IPv4, since a
+# longer line could not be forwarded to a member in one datagram anyway.
+MAX_TCP_LINE = 65507
 
 _ERROR_LOG_INTERVAL = 10.0
 
@@ -95,11 +95,19 @@ class TcpIngress(asyncio.Protocol):
     def _route(self, chunk: bytes) -> None:
         # Each chunk of whole lines counts as one datagram of the TCP transport.
         self._stats.datagrams_tcp += 1
+        if len(chunk) > MAX_TCP_LINE:
+            chunk = self._drop_long_lines(chunk)
         try:
             self._router.route(chunk)
         except Exception:
             self._stats.datagrams_failed += 1
             log.exception("tcp_chunk_failed")
+
+    def _drop_long_lines(self, chunk: bytes) -> bytes:
+        lines = chunk.split(b"\n")
+        kept = [line for line in lines if len(line) <= MAX_TCP_LINE]
+        self._stats.lines_too_long += len(lines) - len(kept)
+        return b"\n".join(kept)
 
     def _check_overflow(self) -> None:
         if len(self._buffer) > MAX_TCP_LINE:

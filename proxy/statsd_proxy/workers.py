@@ -38,6 +38,8 @@ STATS_INTERVAL = 1.0
 # How long the supervisor waits for workers to flush and exit after SIGTERM.
 STOP_GRACE = 10.0
 _RESTART_DELAY = 1.0
+# Time given to the pipes to deliver the workers' final counters.
+STATS_DRAIN = 0.1
 
 
 def supervise(config: ProxyConfig) -> int:
@@ -204,10 +206,9 @@ class Supervisor:
         status = 0
         for worker in self._workers.values():
             remaining = max(0.0, deadline - time.monotonic())
+            # The event loop keeps reading the pipe meanwhile, so the final
+            # counters a worker sends on its way out are not lost.
             await asyncio.to_thread(worker.process.join, remaining)
-            # Read the final counters the worker sent on its way out.
-            while worker.connection.poll(0):
-                self._receive(worker)
             if worker.process.is_alive():
                 log.error("worker_killed", worker=worker.index, grace_seconds=STOP_GRACE)
                 worker.process.kill()
@@ -215,6 +216,7 @@ class Supervisor:
             worker.process.join(timeout=1)
             if worker.process.exitcode not in (0, None):
                 status = 1
+        await asyncio.sleep(STATS_DRAIN)
         return status
 
 

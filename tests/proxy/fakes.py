@@ -1,0 +1,35 @@
+"""Test doubles for the proxy's pure layers."""
+
+from __future__ import annotations
+
+from statsd_proxy.batching import MemberChannel
+from statsd_proxy.stats import MemberStats
+
+
+class RecordingSender:
+    """A sender that keeps every datagram it is given."""
+
+    def __init__(self) -> None:
+        self.datagrams: list[bytes] = []
+        self.paused = False
+        self.available = True
+
+    def send(self, payload: bytes) -> None:
+        self.datagrams.append(payload)
+
+
+class ChannelFactory:
+    """Builds channels with recording senders, noting which channels started a batch."""
+
+    def __init__(self) -> None:
+        self.started: list[MemberChannel] = []
+
+    def __call__(self, name: str, limit: int = 1432) -> MemberChannel:
+        return MemberChannel(name, limit, RecordingSender(), MemberStats(), self.started.append)
+
+
+def sent(channel: MemberChannel) -> list[bytes]:
+    """Return the datagrams a channel built with `ChannelFactory` has sent."""
+    sender = channel.sender
+    assert isinstance(sender, RecordingSender)
+    return sender.datagrams

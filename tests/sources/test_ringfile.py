@@ -10,6 +10,7 @@ from pathlib import Path
 
 from statsd_proxy.server import ProxyServer
 from statsd_proxy.sources.ringfile import RingFileSource
+
 from tests.sources.harness import address_of, ring_json, running_proxy, wait_for_version
 from tests.sources.traffic import (
     Shards,

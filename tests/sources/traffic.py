@@ -77,18 +77,19 @@ class Receiver:
 
 
 class Shards:
-    """A set of receivers by member name."""
+    """A set of receivers; two of them may share a member name (a pod at an old and new IP)."""
 
     def __init__(self, receivers: Iterable[Receiver]) -> None:
-        self.by_name = {receiver.name: receiver for receiver in receivers}
+        self.receivers = list(receivers)
+        self.by_name = {receiver.name: receiver for receiver in self.receivers}
 
     def arrivals(self) -> list[Arrival]:
         """Every line at every receiver."""
-        return [a for receiver in self.by_name.values() for a in receiver.arrivals]
+        return [a for receiver in self.receivers for a in receiver.arrivals]
 
     def close(self) -> None:
         """Close every receiver."""
-        for receiver in self.by_name.values():
+        for receiver in self.receivers:
             receiver.close()
 
 

@@ -37,8 +37,18 @@ def make_source(config: ProxyConfig) -> RingSource:
         from statsd_proxy.sources.configmap import ConfigMapSource
 
         return ConfigMapSource(config.ring_configmap)
-    if kind != "static":
-        raise NotImplementedError(f"membership source {kind!r} is not available yet")
+    if kind == "file" and config.ring_file:
+        from statsd_proxy.sources.ringfile import RingFileSource
+
+        return RingFileSource(config.ring_file)
+    if kind == "endpoints" and config.ring_endpoints:
+        from statsd_proxy.sources.endpoints import EndpointsSource
+
+        return EndpointsSource(
+            config.ring_endpoints,
+            port_name=config.endpoint_port_name,
+            unready_policy=config.unready_policy,
+        )
     from statsd_proxy.sources.static import StaticSource
 
     return StaticSource(config.backends)

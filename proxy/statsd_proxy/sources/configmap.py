@@ -16,12 +16,10 @@ stale and counts a discovery error, by kind:
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import structlog
 from kubernetes_asyncio import client
-from kubernetes_asyncio.config import ConfigException
 
 from statsd_proxy.ringdoc import RingFormatError, parse_ring
 from statsd_proxy.sources import RingSink
@@ -48,7 +46,7 @@ class ConfigMapSource:
     async def run(self, sink: RingSink) -> None:
         """Follow the ConfigMap until cancelled."""
         publisher = self._publisher = RingPublisher(sink, f"configmap {self.namespace}/{self.name}")
-        configuration = await self._load_configuration(publisher)
+        configuration = await load_client_configuration(publisher, self._backoff)
         async with client.ApiClient(configuration) as api:
             watch = ListWatch(
                 client.CoreV1Api(api).list_namespaced_config_map,
@@ -60,17 +58,6 @@ class ConfigMapSource:
             )
             log.info("configmap_watch_started", namespace=self.namespace, name=self.name)
             await watch.run()
-
-    async def _load_configuration(self, publisher: RingPublisher) -> client.Configuration:
-        """Load the API credentials, retrying: a missing token can still be mounted."""
-        while True:
-            try:
-                return await load_client_configuration()
-            except (ConfigException, OSError) as error:
-                publisher.fail(
-                    "config", f"cannot load the Kubernetes client configuration: {error}"
-                )
-                await asyncio.sleep(self._backoff.next_delay())
 
     async def _changed(self, objects: Objects) -> None:
         publisher = self._publisher

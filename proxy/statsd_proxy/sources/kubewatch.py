@@ -28,6 +28,8 @@ import aiohttp
 import structlog
 from kubernetes_asyncio import client, config
 
+from statsd_proxy.sources.publish import RingPublisher
+
 log = structlog.get_logger("statsd_proxy.sources")
 
 # The Kubernetes API server limits an object to about 1.5 MiB; an event line
@@ -82,19 +84,28 @@ class Backoff:
         self._attempts = 0
 
 
-async def load_client_configuration() -> client.Configuration:
+async def load_client_configuration(publisher: RingPublisher, backoff: Backoff) -> Any:
     """Load the in-cluster service account when running in a pod, else the kubeconfig.
 
-    The kubeconfig comes from ``KUBECONFIG`` or ``~/.kube/config``. Raises
-    `kubernetes_asyncio.config.ConfigException` when neither is usable.
+    The kubeconfig comes from ``KUBECONFIG`` or ``~/.kube/config``. Failures
+    are counted as ``config`` discovery errors and retried with ``backoff``,
+    because a service account token can be mounted after the process starts.
+    Returns a ``kubernetes_asyncio.client.Configuration``.
     """
-    configuration = client.Configuration()
-    if _in_cluster():
-        # kubernetes_asyncio 36 leaves this function without annotations.
-        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    else:
-        await config.load_kube_config(client_configuration=configuration)
-    return configuration
+    while True:
+        configuration = client.Configuration()
+        try:
+            if _in_cluster():
+                # kubernetes_asyncio 36 leaves this function without annotations.
+                config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            else:
+                await config.load_kube_config(client_configuration=configuration)
+        except (config.ConfigException, OSError) as error:
+            reason = f"cannot load the Kubernetes client configuration: {error}"
+            publisher.fail("config", reason)
+            await asyncio.sleep(backoff.next_delay())
+            continue
+        return configuration
 
 
 class ListWatch:

@@ -87,6 +87,11 @@ class RingPublisher:
             self._sink.report_source_failure(f"{self._source}: {reason}")
         self._failure = kind
 
+    def count_problem(self, kind: str, reason: str) -> None:
+        """Count and log a discovery error that leaves the source usable, such as one bad entry."""
+        self._sink.stats.count_discovery_error(kind)
+        log.warning("source_problem", source=self._source, kind=kind, reason=reason)
+
     def publish_readiness(self, ready: Mapping[str, bool]) -> None:
         """Replace the sink's per-member readiness with ``ready``."""
         member_ready = self._sink.stats.member_ready

@@ -84,7 +84,7 @@ def build_service(owner: Owner, spec: ClusterSpec) -> dict[str, Any]:
     """Build the headless Service that governs the shard StatefulSet.
 
     It publishes not-ready addresses because the ring, not the Service, decides
-    which shard receives traffic; the port is named ``statsd`` for clients that
+    which shard receives traffic. The port is named ``statsd`` for clients that
     discover shards from EndpointSlices.
     """
     return _with_hash(
@@ -164,7 +164,9 @@ def build_pod_template(
     labels = {**overrides.get("labels", {}), **names.common_labels(owner.name)}
     annotations = {**overrides.get("annotations", {}), names.ANNOTATION_CONFIG_HASH: config_hash}
     pod_spec: dict[str, Any] = {
-        "securityContext": overrides.get("securityContext", DEFAULT_POD_SECURITY_CONTEXT),
+        "securityContext": copy.deepcopy(
+            overrides.get("securityContext", DEFAULT_POD_SECURITY_CONTEXT)
+        ),
         "containers": [build_shard_container(spec, image)],
         "volumes": [
             {"name": CONFIG_VOLUME, "configMap": {"name": names.config_map_name(owner.name)}},
@@ -187,8 +189,8 @@ def build_shard_container(spec: ClusterSpec, image: str) -> dict[str, Any]:
         "ports": [{"name": "statsd", "containerPort": spec.port, "protocol": "UDP"}],
         "env": [*_shard_env(spec), *copy.deepcopy(overrides.get("env", []))],
         "resources": copy.deepcopy(dict(spec.resources)),
-        "securityContext": overrides.get(
-            "containerSecurityContext", DEFAULT_CONTAINER_SECURITY_CONTEXT
+        "securityContext": copy.deepcopy(
+            overrides.get("containerSecurityContext", DEFAULT_CONTAINER_SECURITY_CONTEXT)
         ),
         "volumeMounts": [
             {"name": CONFIG_VOLUME, "mountPath": layout.mount_path, "readOnly": True},
@@ -199,19 +201,27 @@ def build_shard_container(spec: ClusterSpec, image: str) -> dict[str, Any]:
         container["ports"].append({"name": "admin", "containerPort": ADMIN_PORT, "protocol": "TCP"})
     if spec.image_pull_policy is not None:
         container["imagePullPolicy"] = spec.image_pull_policy
+    _set_process(container, spec)
+    return container
+
+
+def _set_process(container: dict[str, Any], spec: ClusterSpec) -> None:
+    """Set the command, arguments, working directory and probes of the shard container."""
+    layout = LAYOUTS[spec.flavor]
+    overrides = spec.pod_template
     command = overrides.get("command") or list(layout.command)
     if command:
-        container["command"] = command
+        container["command"] = list(command)
     if "args" in overrides:
         container["args"] = list(overrides["args"])
     if layout.working_dir is not None:
         container["workingDir"] = layout.working_dir
+
     readiness = overrides.get("readinessProbe", layout.readiness_probe)
     if readiness:
         container["readinessProbe"] = copy.deepcopy(readiness)
     if "livenessProbe" in overrides:
         container["livenessProbe"] = copy.deepcopy(overrides["livenessProbe"])
-    return container
 
 
 def _shard_env(spec: ClusterSpec) -> list[dict[str, Any]]:

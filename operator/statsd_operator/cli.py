@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -33,6 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parser = commands.add_parser("run", help="run the operator until SIGTERM or SIGINT")
+    _add_scope_options(parser)
+    _add_image_options(parser)
+    _add_timing_options(parser)
+    _add_log_options(parser)
+    return top
+
+
+def _add_scope_options(parser: argparse.ArgumentParser) -> None:
     scope = parser.add_mutually_exclusive_group()
     scope.add_argument(
         "--namespace",
@@ -59,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="kubeconfig file; default: the pod's service account, "
         "else $KUBECONFIG or ~/.kube/config",
     )
+
+
+def _add_image_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--statsd-image",
         default=_env("statsd-image", DEFAULT_STATSD_IMAGE),
@@ -69,25 +81,37 @@ def build_parser() -> argparse.ArgumentParser:
         default=_env("telegraf-image", DEFAULT_TELEGRAF_IMAGE),
         help="shard image of flavor telegraf when spec.image is empty",
     )
+
+
+def _add_timing_options(parser: argparse.ArgumentParser) -> None:
+    defaults = Options()
     _seconds(
         parser,
         "ring-lead-seconds",
-        5.0,
+        defaults.ring_lead,
         "minimum seconds between writing a ring with new members and its switch time",
     )
     _seconds(
         parser,
         "drain-margin-seconds",
-        2.0,
+        defaults.drain_margin,
         "extra seconds after a drain before the StatefulSet shrinks",
     )
-    _seconds(parser, "poll-seconds", 5.0, "seconds between checks while waiting for pods")
+    _seconds(
+        parser,
+        "poll-seconds",
+        defaults.poll_interval,
+        "seconds between checks while waiting for pods",
+    )
     _seconds(
         parser,
         "resync-seconds",
-        15.0,
+        defaults.resync_interval,
         "seconds between reconciliations of an unchanged StatsdCluster",
     )
+
+
+def _add_log_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-format",
         choices=sorted(LOG_FORMATS),
@@ -100,7 +124,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=_env("log-level", "info"),
         help="minimum level of the log lines written",
     )
-    return top
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -124,12 +147,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for option in ("ring_lead_seconds", "poll_seconds", "resync_seconds"):
         if getattr(args, option) <= 0:
             parser.error(f"--{option.replace('_', '-')} must be greater than 0")
-    kopf.configure(
-        debug=args.log_level == "debug",
-        verbose=args.log_level in ("debug", "info"),
-        quiet=args.log_level == "error",
-        log_format=LOG_FORMATS[args.log_format],
-    )
+    kopf.configure(debug=args.log_level == "debug", log_format=LOG_FORMATS[args.log_format])
+    # kopf.configure knows only DEBUG, INFO and WARNING, so set the level itself.
+    logging.getLogger().setLevel(args.log_level.upper())
     registry = build_registry(options_from(args), kubeconfig=args.kubeconfig)
     # One operator replica serves all StatsdClusters; no peering objects are used.
     coroutine = kopf.operator(
@@ -143,13 +163,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     asyncio.run(coroutine)
 
 
-def _seconds(parser: argparse.ArgumentParser, name: str, default: float, text: str) -> None:
+def _seconds(parser: argparse.ArgumentParser, name: str, default: timedelta, text: str) -> None:
     parser.add_argument(
         f"--{name}",
         type=float,
-        default=float(_env(name, None) or default),
+        # argparse converts a string default with ``type``, and reports an
+        # invalid value from the environment as a usage error.
+        default=_env(name, None) or str(default.total_seconds()),
         metavar="SECONDS",
-        help=text,
+        help=f"{text} (default: {default.total_seconds():g})",
     )
 
 

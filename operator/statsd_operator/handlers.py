@@ -3,10 +3,10 @@
 `build_registry` registers every handler into a fresh kopf registry, so an
 operator process or a test can run with its own options. Creation, updates,
 resumption after a restart and a periodic timer all run the same
-level-triggered pass under one lock per StatsdCluster. The change handlers
-raise `kopf.TemporaryError` while a reshard waits (for pods, or for a drain),
-so kopf calls them again after the delay; the timer only reports, and picks
-up changes that no event announces, such as a shard pod's new IP.
+level-triggered pass under one lock per StatsdCluster. While a reshard waits
+for pods or for a drain, the change handlers raise `kopf.TemporaryError`, so
+kopf calls them again after the delay. The timer only reports. It picks up
+changes that no event on the StatsdCluster announces, such as a pod's new IP.
 """
 
 from __future__ import annotations
@@ -147,8 +147,8 @@ def configure_settings(settings: kopf.OperatorSettings) -> None:
         prefix=names.GROUP, key="last-handled-configuration"
     )
     settings.posting.level = logging.INFO
-    # The operator is told its namespaces and the CRD exists before it starts,
-    # so kopf needs no access to Namespaces and CRDs (see the chart's RBAC).
+    # The namespaces come from the command line and the chart installs the CRD
+    # before the operator starts, so kopf needs no access to Namespaces and CRDs.
     settings.scanning.disabled = True
     # A deleted StatsdCluster keeps its finalizer until its resync timer has
     # exited. A timer in the middle of a pass gets that long to finish it, and
@@ -171,7 +171,7 @@ async def run_pass(
 
     With ``retry`` an invalid spec raises `kopf.PermanentError` and a pass
     that has to wait raises `kopf.TemporaryError` with the wait's delay. A
-    timer's pass is skipped once kopf asks the timer to stop.
+    timer's pass is skipped once kopf stops the timer.
     """
     if body["metadata"].get("deletionTimestamp"):
         return

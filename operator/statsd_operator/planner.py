@@ -3,7 +3,7 @@
 `plan_step` is a pure function. It looks at the whole desired state (shard
 count, port, hash key, flush interval) and at what exists (the StatefulSet's
 replica count, the shard pods, the current ring) and returns one step. The
-caller applies the step, observes again and asks for the next one, so a change
+caller applies the step, observes again and requests the next one, so a change
 of mind mid-way or an operator restart simply continues from what exists.
 
 The order keeps every sample on a shard that is up and every series on one
@@ -33,7 +33,7 @@ from statsd_operator import names
 
 @dataclasses.dataclass(frozen=True)
 class PodState:
-    """What the planner needs to know about one shard pod."""
+    """The readiness, IP address and termination state of one shard pod."""
 
     name: str
     ready: bool
@@ -102,7 +102,7 @@ class WriteRing:
 
 @dataclasses.dataclass(frozen=True)
 class Wait:
-    """Nothing can be done until ``delay`` has passed; ``message`` says what for."""
+    """A pause of ``delay`` before the next step, with a ``message`` naming its cause."""
 
     reason: str
     message: str
@@ -132,7 +132,8 @@ def plan_step(target: Target, observed: Observed) -> Step:
         return _restore_ring(target, observed)
     if leaving:
         return _remove_members(target, observed, wanted, leaving)
-    # A new address moves no series, so it never waits behind a reshard step.
+    # A new address moves no series, so it is written before any step that
+    # waits. A removal above writes the new addresses along with it.
     readdress = _plan_readdress(target, observed)
     if readdress is not None:
         return readdress

@@ -2,7 +2,7 @@
 
 `reconcile` validates the whole spec, converges the Service, the shard
 configuration and the StatefulSet's pod template, then repeats observe, plan,
-apply until the planner says to wait or that nothing is left to do. It never
+apply until the planner returns a wait or reports that the cluster converged. It never
 looks at what changed in the spec, only at what is and what should be, so the
 same pass serves creation, updates, resumption after a restart and the
 periodic resync.
@@ -180,7 +180,8 @@ async def apply_step(
         try:
             await client.create(build_statefulset(owner, spec, image, step.replicas))
         except Exception as error:
-            # Another pass created it after this one looked; the next look sees it.
+            # Another pass created it after this pass read the API, and the
+            # next observation finds it.
             if not is_conflict(error):
                 raise
             return

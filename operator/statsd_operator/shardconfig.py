@@ -33,7 +33,7 @@ TELEGRAF_BUFFER_LIMIT = 100000
 
 @dataclasses.dataclass(frozen=True)
 class FlavorLayout:
-    """Where a flavor's configuration file goes and how its container starts."""
+    """The place of a flavor's configuration file and the start command of its container."""
 
     config_key: str
     mount_path: str
@@ -48,8 +48,8 @@ class FlavorLayout:
 
 
 LAYOUTS: dict[Flavor, FlavorLayout] = {
-    # The statsd/statsd image runs from /usr/src/app; its management port
-    # answers plain TCP connections once the server is up.
+    # The statsd/statsd image runs from /usr/src/app. Its management port
+    # accepts TCP connections once the server runs.
     "statsd": FlavorLayout(
         config_key="config.js",
         mount_path="/etc/statsd",

@@ -2,8 +2,8 @@
 
 Besides reporting, the status keeps the last written ring (``ringVersion``,
 ``ringEffectiveAt``, ``members``), so that the operator can write the ring
-again with a higher version if the ring ConfigMap is lost, and ``reshard``
-says which step is in progress and what it waits for.
+again with a higher version if the ring ConfigMap is lost. ``reshard``
+describes the step in progress and what it waits for.
 """
 
 from __future__ import annotations

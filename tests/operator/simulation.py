@@ -1,6 +1,6 @@
 """A simulated cluster that applies reshard planner steps and checks their safety.
 
-`World` stands in for the StatefulSet controller, the kubelet and the ring
+`World` replaces the StatefulSet controller, the kubelet and the ring
 ConfigMap. Every applied step is checked against the reshard invariants:
 
 - a member joins the ring only while its pod is Ready;

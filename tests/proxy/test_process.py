@@ -102,3 +102,21 @@ def test_workers_share_port(receivers: list[UdpReceiver], tmp_path: Path) -> Non
     assert '"worker": 0' in log
     assert '"worker": 1' in log
     assert exit_code == 0
+
+
+def test_largest_datagram_received_whole(
+    receivers: list[UdpReceiver], sender: socket.socket, tmp_path: Path
+) -> None:
+    lines = [b"big.datagram.series.%05d:1|c" % index for index in range(2400)]
+    datagram = b"\n".join(lines)
+    while len(datagram) + 30 > 65507:
+        lines.pop()
+        datagram = b"\n".join(lines)
+    sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+
+    with run_proxy(receivers, tmp_path) as proxy:
+        sender.sendto(datagram, proxy.address)
+        settle(receivers, len(lines))
+
+    assert len(datagram) > 60000
+    assert sorted(line for r in receivers for line in r.lines) == sorted(lines)

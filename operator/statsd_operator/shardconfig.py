@@ -95,9 +95,13 @@ def build_statsd_config(spec: ClusterSpec, cluster: str) -> str:
     the shard name from the environment. Every other value is a JSON literal.
     ``deleteIdleStats`` stops a shard from flushing zeros forever for the
     series that a reshard moved to another shard.
+
+    NOTE: the server listens on IPv4 only (0.0.0.0), so an IPv6-only cluster
+    needs flavor custom. StatsD also counts its flush windows from its own start
+    rather than from the epoch, so the window around a ring switch comes from two shards.
     """
     if spec.graphite is None:
-        raise ValueError("flavor 'statsd' needs spec.sink.graphite")
+        raise ValueError("missing spec.sink.graphite, which flavor 'statsd' requires")
     placeholder = "@@shard-name@@"
     settings: dict[str, Any] = {
         "port": spec.port,
@@ -120,11 +124,12 @@ def build_statsd_config(spec: ClusterSpec, cluster: str) -> str:
 def build_telegraf_config(spec: ClusterSpec, cluster: str) -> str:
     """Build a ``telegraf.conf`` with the statsd input and the InfluxDB output.
 
-    ``round_interval`` aligns Telegraf's flushes to multiples of the interval
-    on the wall clock, the same boundaries the operator gives ring changes.
+    ``round_interval`` aligns Telegraf's collections, which end the statsd
+    input's windows, to multiples of the interval on the wall clock. Those are
+    the same boundaries the operator gives ring changes.
     """
     if spec.influxdb is None:
-        raise ValueError("flavor 'telegraf' needs spec.sink.influxdb")
+        raise ValueError("missing spec.sink.influxdb, which flavor 'telegraf' requires")
     interval = _toml(f"{spec.flush_interval_seconds}s")
     lines = [
         f"# Written by statsd-operator for StatsdCluster {cluster}; edits are replaced.",

@@ -12,6 +12,7 @@ changes that no event on the StatsdCluster announces, such as a pod's new IP.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -28,7 +29,7 @@ from statsd_operator.options import Options
 from statsd_operator.planner import Converged, Wait
 from statsd_operator.reconcile import EventSink, reconcile
 from statsd_operator.spec import SpecError
-from statsd_operator.status import build_invalid_status
+from statsd_operator.status import build_invalid_status, progressing_message
 
 ConfigurationLoader = Callable[[str | None], Awaitable[Any]]
 Logger = logging.Logger | logging.LoggerAdapter[Any]
@@ -185,13 +186,17 @@ async def run_pass(
         try:
             result = await reconcile(memo.client, body, options, _event_sink(body), logger)
         except SpecError as error:
-            _report_invalid(body, patch, error, post_event=retry)
-            if retry:
-                raise kopf.PermanentError(f"Invalid spec: {error}") from error
+            _report_invalid(body, patch, error, logger, retry=retry)
             return
-        except (k8s.ApiException, aiohttp.ClientError, TimeoutError) as error:
-            message = f"Kubernetes API call failed, retrying: {_describe(error)}"
-            raise kopf.TemporaryError(message, delay=RETRY_DELAY.total_seconds()) from error
+        except k8s.ApiException as error:
+            rejection = rejection_message(error)
+            if rejection is None:
+                raise _api_retry(error) from error
+            invalid = SpecError("spec", f"the API server rejected a child object: {rejection}")
+            _report_invalid(body, patch, invalid, logger, retry=retry)
+            return
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise _api_retry(error) from error
         finally:
             passes.exit()
     patch["status"] = result.status
@@ -207,8 +212,13 @@ async def run_pass(
 
 
 def _report_invalid(
-    body: kopf.Body, patch: kopf.Patch, error: SpecError, *, post_event: bool
+    body: kopf.Body, patch: kopf.Patch, error: SpecError, logger: Logger, *, retry: bool
 ) -> None:
+    """Write an invalid spec into the status; raise `kopf.PermanentError` with ``retry``.
+
+    A change handler also posts a Warning Event, and kopf logs the error. The
+    timer only logs, and only when the status did not report it yet.
+    """
     message = f"Invalid spec: {error}"
     previous: Mapping[str, Any] = body.get("status") or {}
     generation = body["metadata"].get("generation")
@@ -218,8 +228,32 @@ def _report_invalid(
         generation if isinstance(generation, int) else None,
         datetime.now(UTC),
     )
-    if post_event:
+    if retry:
         kopf.warn(body, reason="InvalidSpec", message=message)
+        raise kopf.PermanentError(message) from error
+    if progressing_message(previous) != message:
+        logger.warning("%s; fix the spec to resume", message)
+
+
+def rejection_message(error: k8s.ApiException) -> str | None:
+    """Return the API server's message when it rejected an object as invalid (400 or 422).
+
+    Retrying cannot fix such a rejection, because it comes from the spec that
+    the object was built from. Any other status returns None.
+    """
+    if error.status not in (400, 422):
+        return None
+    try:
+        details = json.loads(error.body or "{}")
+    except (TypeError, ValueError):
+        details = {}
+    message = details.get("message") if isinstance(details, dict) else None
+    return str(message or error.reason or f"HTTP {error.status}")
+
+
+def _api_retry(error: BaseException) -> kopf.TemporaryError:
+    message = f"Kubernetes API call failed, retrying: {_describe(error)}"
+    return kopf.TemporaryError(message, delay=RETRY_DELAY.total_seconds())
 
 
 def _event_sink(body: kopf.Body) -> EventSink:

@@ -133,3 +133,22 @@ async def test_ring_recreated(kube_api: KubeApi) -> None:
     assert restored.version == 2
     assert [m.name for m in restored.members] == shard_names(2)
     assert "RingUpdated" in event_reasons(kube_api)
+
+
+async def test_rejected_child_reported(kube_api: KubeApi) -> None:
+    rejection = {
+        "kind": "Status",
+        "message": 'StatefulSet.apps "main-statsd" is invalid: spec.template.spec.'
+        'tolerations[0].operator: Unsupported value: "Sometimes"',
+    }
+    path = f"post /apis/apps/v1/namespaces/{NAMESPACE}/statefulsets"
+    kube_api.mock[path] << 422 << rejection
+
+    async with cluster_machinery(kube_api), running_operator():
+        kube_api.create(statsd_cluster(1))
+        invalid = await wait_for_reason(kube_api, "Ready", "InvalidSpec")
+        await wait_until(lambda: warning_messages(kube_api), "a Warning Event is posted")
+
+    assert "the API server rejected a child object" in invalid["message"]
+    assert "tolerations[0].operator" in invalid["message"]
+    assert "tolerations[0].operator" in warning_messages(kube_api)[0]

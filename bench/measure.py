@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.backends import HOST, Receivers
-from bench.procs import cpu_seconds, rss_bytes, udp_socket_stats
+from bench.procs import cpu_seconds, rss_bytes, udp_socket_stats, user_system_ticks
 from bench.proxies import RunningProxy
 
 LOSS_LIMIT = 0.01
@@ -40,6 +40,7 @@ class Trial:
     proxy_cpu: float
     proxy_drops: int
     receiver_drops: int
+    proxy_system_share: float | None = None
     latency: dict[str, Any] | None = None
     rss_samples: list[tuple[float, int]] = field(default_factory=list)
 
@@ -120,9 +121,13 @@ class Bench:
         self.receivers.reset()
         drops_before = self._drops(proxy)
         cpu_before = cpu_seconds(pids)
+        ticks_before = user_system_ticks(pids)
         output, samples = self._run_sender(args, seconds, pids, sample_every)
         counts = self.receivers.settle()
         cpu_after = cpu_seconds(pids)
+        ticks_after = user_system_ticks(pids)
+        user = ticks_after[0] - ticks_before[0]
+        system = ticks_after[1] - ticks_before[1]
         drops_after = self._drops(proxy)
         latency = self.receivers.latency() if probe_rate > 0 else None
         return Trial(
@@ -136,6 +141,7 @@ class Bench:
             proxy_cpu=cpu_after - cpu_before,
             proxy_drops=drops_after[0] - drops_before[0],
             receiver_drops=drops_after[1] - drops_before[1],
+            proxy_system_share=system / (user + system) if user + system else None,
             latency=latency,
             rss_samples=samples,
         )

@@ -52,6 +52,21 @@ def cpu_seconds(pids: list[int]) -> float:
     return total_ns / 1e9
 
 
+def user_system_ticks(pids: list[int]) -> tuple[int, int]:
+    """Sum user and system CPU time of `pids` in clock ticks, from /proc/PID/stat."""
+    user = system = 0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        # The command name is in parentheses and may hold spaces, so split after it.
+        fields = stat.rpartition(")")[2].split()
+        user += int(fields[11])
+        system += int(fields[12])
+    return user, system
+
+
 def _status_kib(pid: int, key: str) -> int:
     try:
         text = Path(f"/proc/{pid}/status").read_text()

@@ -91,10 +91,12 @@ def summarize(raw: str, top: int = 15) -> dict[str, Any]:
             inclusive[frame] += count
     if total == 0:
         return {"samples": 0, "self": [], "inclusive": []}
+    # Frames on nearly every stack (the event loop's entry points) say nothing.
+    informative = [(n, c / total) for n, c in inclusive.most_common() if c / total < 0.98]
     return {
         "samples": total,
         "self": [(name, count / total) for name, count in self_counts.most_common(top)],
-        "inclusive": [(name, count / total) for name, count in inclusive.most_common(top)],
+        "inclusive": informative[:top],
     }
 
 
@@ -113,3 +115,50 @@ class Recorder(threading.Thread):
         recording = start_recording(self.pid, self.seconds, self.output)
         if recording is not None:
             self.result = finish_recording(recording, timeout=self.seconds + 30)
+
+
+def _perf_report(data: Path, sort: str, top: int) -> list[tuple[str, float]]:
+    args = ["perf", "report", "--input", str(data), "--sort", sort, "--stdio"]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    rows: list[tuple[str, float]] = []
+    for line in result.stdout.splitlines():
+        text = line.strip()
+        if not text or text.startswith("#") or "%" not in text:
+            continue
+        share, _, name = text.partition("%")
+        try:
+            rows.append((name.strip(), float(share) / 100))
+        except ValueError:
+            continue
+    return rows[:top]
+
+
+class PerfRecorder(threading.Thread):
+    """Samples on-CPU time of one process with `perf record`, kernel included.
+
+    Unlike py-spy this sees only time on a CPU, and it splits it between the
+    kernel, the Python interpreter and the event loop's C code.
+    """
+
+    def __init__(self, pid: int, seconds: float, output: Path):
+        super().__init__(name="perf-recorder", daemon=True)
+        self.pid = pid
+        self.seconds = seconds
+        self.output = output
+        self.result: dict[str, Any] = {"error": "perf not found; install Debian's linux-perf"}
+
+    def run(self) -> None:
+        """Record, then keep the shares by shared object and by symbol in `result`."""
+        if shutil.which("perf") is None:
+            return
+        args = ["perf", "record", "-F", "999", "-p", str(self.pid), "-o", str(self.output)]
+        args += ["--", "sleep", f"{self.seconds:.1f}"]
+        try:
+            subprocess.run(args, capture_output=True, timeout=self.seconds + 30, check=True)
+        except (OSError, subprocess.SubprocessError) as error:
+            self.result = {"error": f"perf record failed: {error}"}
+            return
+        self.result = {
+            "by_object": _perf_report(self.output, "dso", 8),
+            "by_symbol": _perf_report(self.output, "sym", 20),
+        }

@@ -69,11 +69,17 @@ def _num(value: float | None, digits: int = 0) -> str:
     return "n/a" if value is None else f"{value:,.{digits}f}"
 
 
+def latency_ms(entry: dict[str, Any], shape: int, key: str) -> float | None:
+    """Median over the rounds of one latency percentile (`p50_us`, `p99_us`), in ms."""
+    values = [r[key] for r in entry["latency"][str(shape)] if r.get("count", 0) > 0]
+    return statistics.median(values) / 1000 if values else None
+
+
 def _latency(entry: dict[str, Any], shape: int) -> str:
-    record = entry["latency"].get(str(shape))
-    if not record or record.get("count", 0) == 0:
+    p50, p99 = latency_ms(entry, shape, "p50_us"), latency_ms(entry, shape, "p99_us")
+    if p50 is None or p99 is None:
         return "n/a"
-    return f"{record['p50_us'] / 1000:.2f} / {record['p99_us'] / 1000:.2f}"
+    return f"{p50:.2f} / {p99:.2f}"
 
 
 def _spread(entry: dict[str, Any], shape: int) -> str:
@@ -156,8 +162,7 @@ def targets_table(results: dict[str, Any]) -> str:
     deviation = memory.get("max_deviation") if memory else None
     lines.append(_target("memory vs plateau, distinct series run", deviation, 0.10, False, ""))
     for shape in (1, 30):
-        record = entry["latency"].get(str(shape)) or {}
-        p99 = record["p99_us"] / 1000 if record.get("count") else None
+        p99 = latency_ms(entry, shape, "p99_us")
         lines.append(_target(f"p99 latency, {shape}-line, half max rate", p99, 5, False, " ms"))
     return "\n".join(lines) + "\n"
 
@@ -207,25 +212,44 @@ def memory_table(memory: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _shares(title: str, rows: list[tuple[str, float]], limit: int) -> list[str]:
+    out = [f"- {title}:"]
+    out += [f"  - {share:.1%} `{name}`" for name, share in rows[:limit]]
+    return out
+
+
 def profile_text(profiles: dict[str, Any]) -> str:
     """Return the profile summaries as Markdown lists."""
     if not profiles:
         return "No profile was taken.\n"
     parts = []
     for shape, record in profiles.items():
+        system = record.get("proxy_system_share")
         parts.append(
-            f"{shape}-line datagrams at {record['rate']:,.0f} lines/s "
-            f"({record['cpu_us_per_line']:.2f} us CPU per line, loss {record['loss']:.2%}):"
+            f"{shape}-line datagrams at {record['rate']:,.0f} lines/s: "
+            f"{record['cpu_us_per_line']:.2f} us CPU per line, "
+            f"{record['proxy_cpu_share']:.0%} of a core "
+            f"({_percent(system)} of it in the kernel), loss {record['loss']:.2%}."
         )
         if "error" in record:
-            parts.append(f"- {record['error']}")
-            continue
-        parts.append(f"- {record['samples']} busy samples; self time:")
-        for name, share in record["self"][:10]:
-            parts.append(f"  - {share:.1%} `{name}`")
-        parts.append("- inclusive time:")
-        for name, share in record["inclusive"][:10]:
-            parts.append(f"  - {share:.1%} `{name}`")
+            parts.append(f"- py-spy: {record['error']}")
+        else:
+            parts.append(f"- py-spy: {record['samples']} busy samples.")
+            parts += _shares(
+                "Python self time (native code shows as its caller)", record["self"], 10
+            )
+            parts += _shares("Python inclusive time", record["inclusive"], 10)
+        perf = record.get("perf", {})
+        if "error" in perf:
+            parts.append(f"- perf: {perf['error']}")
+        elif perf:
+            parts += _shares(
+                f"perf, on-CPU time by object ({perf['proxy_cpu_share']:.0%} of a core)",
+                perf["by_object"],
+                6,
+            )
+            parts += _shares("perf, on-CPU time by symbol", perf["by_symbol"], 15)
+        parts.append("")
     return "\n".join(parts) + "\n"
 
 

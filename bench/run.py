@@ -52,7 +52,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--proxy-js", type=Path, default=DEFAULT_PROXY_JS, help="path of Etsy StatsD's proxy.js"
     )
-    parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
+    parser.add_argument(
+        "--profile",
+        action=argparse.BooleanOptionalAction,
+        help="profile statsd-proxy with py-spy and perf (default: on, off with --quick)",
+    )
     return parser.parse_args(argv)
 
 
@@ -112,11 +116,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         suite = Suite(bench, settings, specs, work_dir, args.proxy_js, rmem_default // 2)
         suite.run_throughput()
         loads.append(os.getloadavg()[0])
-        suite.run_cpu_and_latency()
+        suite.run_cpu()
         loads.append(os.getloadavg()[0])
         results["memory"] = suite.run_memory(_memory_specs(specs, suite))
         loads.append(os.getloadavg()[0])
-        if not args.no_profile and settings.profile_seconds > 0:
+        if args.profile if args.profile is not None else not args.quick:
             primary = next(s for s in specs if s.label == report.PRIMARY)
             results["profile"] = suite.run_profile(primary)
         results["configs"] = suite.configs

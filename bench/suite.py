@@ -1,4 +1,4 @@
-"""The benchmark's phases: max-rate searches, CPU and latency, memory, profile.
+"""The benchmark's phases: max rate and latency, CPU per line, memory, profile.
 
 Every phase runs each configuration in turn against the same receivers and
 traffic. The max-rate phase repeats in rounds and rotates the order of the
@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.measure import Bench, Search, Trial
 from bench.procs import peak_rss_bytes, receive_buffer_bytes
-from bench.profiling import Recorder
+from bench.profiling import PerfRecorder, Recorder
 from bench.proxies import (
     ProxySpec,
     RunningProxy,
@@ -61,7 +61,7 @@ class Settings:
             warm_step=1.15,
             cpu_rate=20_000,
             cpu_seconds=4.0,
-            latency_seconds=3.0,
+            latency_seconds=2.0,
             probe_rate=1000,
             unique_series=1_000_000,
             unique_rate=50_000,
@@ -84,7 +84,7 @@ class Settings:
             probe_rate=500,
             unique_series=50_000,
             unique_rate=50_000,
-            profile_seconds=0.0,
+            profile_seconds=2.0,
         )
 
 
@@ -211,33 +211,36 @@ class Suite:
             )
             entry["searches"][str(shape)].append(_search_record(search))
             _say(f"{spec.label}: {shape}-line datagrams: {search.max_rate:,.0f} lines/s")
+        for shape in self.settings.shapes:
+            self._measure_latency(entry, proxy, shape)
 
-    def run_cpu_and_latency(self) -> None:
-        """Measure CPU per line at the fixed rate and latency at half the max rate."""
+    def _measure_latency(
+        self, entry: dict[str, Any], proxy: RunningProxy | None, shape: int
+    ) -> None:
+        """Send probes at half the median max rate found so far, and keep the delays."""
+        rates = [s["max_rate"] for s in entry["searches"][str(shape)] if s["max_rate"]]
+        if not rates:
+            return
+        rate = statistics.median(rates) / 2
+        trial = self.bench.trial(
+            proxy, rate, shape, self.settings.latency_seconds, probe_rate=self.settings.probe_rate
+        )
+        record = {"rate": rate, "loss": trial.loss, **(trial.latency or {})}
+        entry["latency"][str(shape)].append(record)
+
+    def run_cpu(self) -> None:
+        """Measure CPU time per forwarded line at the fixed rate."""
         for spec in self.specs:
-            self.with_proxy(spec, partial(self._cpu_and_latency, spec))
+            if spec.kind != "loopback":
+                self.with_proxy(spec, partial(self._cpu, spec))
 
-    def _cpu_and_latency(self, spec: ProxySpec, proxy: RunningProxy | None) -> None:
+    def _cpu(self, spec: ProxySpec, proxy: RunningProxy | None) -> None:
         entry = self.configs[spec.label]
         for shape in self.settings.shapes:
-            key = str(shape)
-            if proxy is not None:
-                trial = self.bench.trial(
-                    proxy, self.settings.cpu_rate, shape, self.settings.cpu_seconds
-                )
-                entry["cpu"][key] = _cpu_record(trial)
-            rates = [s["max_rate"] for s in entry["searches"][key] if s["max_rate"]]
-            if not rates:
-                continue
-            rate = statistics.median(rates) / 2
             trial = self.bench.trial(
-                proxy,
-                rate,
-                shape,
-                self.settings.latency_seconds,
-                probe_rate=self.settings.probe_rate,
+                proxy, self.settings.cpu_rate, shape, self.settings.cpu_seconds
             )
-            entry["latency"][key] = {"rate": rate, "loss": trial.loss, **(trial.latency or {})}
+            entry["cpu"][str(shape)] = _cpu_record(trial)
 
     def run_memory(self, specs: list[ProxySpec]) -> dict[str, Any]:
         """Send `unique_series` distinct series through each of `specs`, sampling RSS."""
@@ -268,7 +271,11 @@ class Suite:
         return results
 
     def run_profile(self, spec: ProxySpec) -> dict[str, Any]:
-        """Profile a single-worker statsd-proxy at 80 % of its max rate, per shape."""
+        """Profile a single-worker statsd-proxy at 80 % of its max rate, per shape.
+
+        py-spy (Python stacks) and perf (on-CPU time, kernel included) run
+        one after the other, each during its own trial.
+        """
         profiles: dict[str, Any] = {}
 
         def work(proxy: RunningProxy | None) -> None:
@@ -277,16 +284,31 @@ class Suite:
             for shape in self.settings.shapes:
                 rates = [s["max_rate"] for s in self.configs[spec.label]["searches"][str(shape)]]
                 rate = 0.8 * statistics.median(rates) if any(rates) else 20_000
-                output = self.work_dir / f"profile-{shape}-{os.getpid()}.txt"
-                recorder = Recorder(proxy.process.pid, self.settings.profile_seconds, output)
-                recorder.start()
-                time.sleep(0.3)
-                trial = self.bench.trial(proxy, rate, shape, self.settings.profile_seconds)
-                recorder.join(timeout=self.settings.profile_seconds + 40)
-                profiles[str(shape)] = {"rate": rate, **_cpu_record(trial), **recorder.result}
+                output = self.work_dir / f"py-spy-{shape}.txt"
+                record = self._profiled_trial(proxy, rate, shape, Recorder, output)
+                perf = self._profiled_trial(
+                    proxy, rate, shape, PerfRecorder, self.work_dir / f"perf-{shape}.data"
+                )
+                profiles[str(shape)] = {**record, "perf": perf}
 
         self.with_proxy(spec, work)
         return profiles
+
+    def _profiled_trial(
+        self,
+        proxy: RunningProxy,
+        rate: float,
+        shape: int,
+        recorder_class: type[Recorder] | type[PerfRecorder],
+        output: Path,
+    ) -> dict[str, Any]:
+        seconds = self.settings.profile_seconds
+        recorder = recorder_class(proxy.process.pid, seconds, output)
+        recorder.start()
+        time.sleep(0.3)
+        trial = self.bench.trial(proxy, rate, shape, seconds)
+        recorder.join(timeout=seconds + 60)
+        return {"rate": rate, **_cpu_record(trial), **recorder.result}
 
 
 def _new_entry(spec: ProxySpec) -> dict[str, Any]:
@@ -301,7 +323,7 @@ def _new_entry(spec: ProxySpec) -> dict[str, Any]:
         "searches": {"1": [], "30": []},
         "peak_rss": [],
         "cpu": {},
-        "latency": {},
+        "latency": {"1": [], "30": []},
     }
 
 
@@ -333,6 +355,7 @@ def _cpu_record(trial: Trial) -> dict[str, Any]:
         "loss": trial.loss,
         "cpu_us_per_line": trial.proxy_cpu / lines * 1e6,
         "proxy_cpu_share": trial.proxy_cpu / trial.elapsed,
+        "proxy_system_share": trial.proxy_system_share,
         "sender_cpu_share": trial.sender_cpu / trial.elapsed,
     }
 

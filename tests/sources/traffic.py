@@ -158,22 +158,29 @@ def round_arrivals(shards: Shards, round_number: int, prefix: str = "series") ->
     ]
 
 
+def complete_round(
+    shards: Shards, round_number: int, count: int, prefix: str = "series"
+) -> list[Arrival] | None:
+    """Return a round's arrivals once ``count`` lines arrived, else None (a polling probe)."""
+    arrived = round_arrivals(shards, round_number, prefix)
+    return arrived if len(arrived) >= count else None
+
+
 async def wait_for_round(
     shards: Shards, round_number: int, count: int, seconds: float = 5.0, prefix: str = "series"
 ) -> list[Arrival]:
     """Wait until ``count`` lines of a round arrived and return them; raise on timeout."""
     deadline = time.monotonic() + seconds
-    while True:
-        arrived = round_arrivals(shards, round_number, prefix)
-        if len(arrived) >= count:
-            await asyncio.sleep(0.05)  # let duplicates, if any, arrive too
-            return round_arrivals(shards, round_number, prefix)
+    while complete_round(shards, round_number, count, prefix) is None:
         if time.monotonic() > deadline:
+            got = len(round_arrivals(shards, round_number, prefix))
             raise TimeoutError(
-                f"timed out after {seconds} s: {len(arrived)} of {count} lines of round "
+                f"timed out after {seconds} s: {got} of {count} lines of round "
                 f"{round_number} arrived"
             )
         await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)  # let duplicates, if any, arrive too
+    return round_arrivals(shards, round_number, prefix)
 
 
 async def send_round(
@@ -215,9 +222,11 @@ class Traffic:
         series: int = 50,
         lines_per_datagram: int = 10,
         pause: float = 0.005,
+        sockets: int = 1,
         max_seconds: float = 60.0,
     ) -> None:
         self._address = address
+        self._sockets = sockets
         self._series = series
         self._per_datagram = lines_per_datagram
         self._pause = pause
@@ -241,15 +250,20 @@ class Traffic:
 
     def _run(self) -> None:
         sequence = 0
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        senders = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(self._sockets)]
+        try:
             while not self._stopping.is_set() and time.monotonic() < self._deadline:
                 lines = []
                 for _ in range(self._per_datagram):
                     lines.append(b"background.%d:%d|c" % (sequence % self._series, sequence))
                     sequence += 1
+                sock = senders[sequence % self._sockets]
                 sock.sendto(b"\n".join(lines), self._address)
                 self.sent.extend(lines)
                 self._stopping.wait(self._pause)
+        finally:
+            for sock in senders:
+                sock.close()
 
 
 def background_arrivals(shards: Shards) -> list[Arrival]:

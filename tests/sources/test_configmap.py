@@ -120,6 +120,7 @@ async def test_api_restart_mid_watch(kube_api: KubeApi, shards: Shards) -> None:
     kube_api.create(ring_configmap(ring_json(1, shards, TWO)))
     async with configmap_proxy(kube_api) as server:
         await wait_for_version(server, 1)
+        lists_before = list_requests(kube_api)
         with Traffic(address_of(server)) as traffic:
             await kube_api.stop()
             await wait_until(lambda: server.stats.ring_stale, "the ring marked stale")
@@ -136,9 +137,11 @@ async def test_api_restart_mid_watch(kube_api: KubeApi, shards: Shards) -> None:
         sent = traffic.sent
         await wait_for_background(shards, sent)
         stale_after = server.stats.ring_stale
+        lists_after = list_requests(kube_api)
 
     assert misrouted(during, TWO) == []
     assert ready_during is True
+    assert lists_after == lists_before
     assert misrouted(after, shards.by_name) == []
     assert stale_after is False
     assert sorted(a.line for a in background_arrivals(shards)) == sorted(sent)
@@ -239,3 +242,16 @@ async def test_effective_at_switches(kube_api: KubeApi, shards: Shards) -> None:
     assert first_at_new >= switch_monotonic - 0.01
     assert misrouted(late, shards.by_name) == []
     assert names == sorted(shards.by_name)
+
+
+async def test_api_errors_retried(kube_api: KubeApi, shards: Shards) -> None:
+    kube_api.create(ring_configmap(ring_json(1, shards)))
+    kube_api.mock["get /api/v1/namespaces/default/configmaps"][:3] << 503
+
+    async with configmap_proxy(kube_api) as server:
+        await wait_for_version(server, 1)
+        arrived = await send_round(shards, address_of(server), 1)
+        errors = server.stats.discovery_errors.get("api")
+
+    assert errors == 3
+    assert misrouted(arrived, shards.by_name) == []

@@ -159,3 +159,19 @@ async def test_file_rewritten_in_place(tmp_path: Path, shards: Shards) -> None:
         arrived = await send_round(shards, address_of(server), 1)
 
     assert misrouted(arrived, shards.by_name) == []
+
+
+async def test_file_unusable_address(tmp_path: Path, shards: Shards) -> None:
+    path = tmp_path / "ring.json"
+    path.write_text(ring_json(1, shards, TWO))
+    broadcast = '{"version": 2, "members": [{"name": "x", "host": "255.255.255.255", "port": 1}]}'
+    async with file_proxy(path) as server:
+        await wait_for_version(server, 1)
+
+        path.write_text(broadcast)
+        await wait_until(lambda: server.stats.discovery_errors.get("apply"), "apply error counted")
+        path.write_text(ring_json(3, shards))
+        await wait_for_version(server, 3)
+        arrived = await send_round(shards, address_of(server), 1)
+
+    assert misrouted(arrived, shards.by_name) == []

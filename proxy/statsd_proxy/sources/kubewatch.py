@@ -5,8 +5,8 @@ namespace plus label and field selectors) the way a client-go reflector does:
 it lists once, then watches from the list's ``resourceVersion``. After a
 dropped connection or a failed request it waits with capped, jittered
 exponential backoff and resumes the watch from the last ``resourceVersion``
-it saw. After ``410 Gone`` (the server no longer holds that version) it lists
-again. Every change of the cache is handed to a callback.
+it saw. After ``410 Gone`` (the server has dropped its history back to that
+version) it lists again. Every change of the cache is handed to a callback.
 
 The requests go through the typed kubernetes_asyncio API functions with
 ``_preload_content=False`` and the responses are read as plain JSON: that
@@ -32,8 +32,9 @@ from statsd_proxy.sources.publish import RingPublisher
 
 log = structlog.get_logger("statsd_proxy.sources")
 
-# The Kubernetes API server limits an object to about 1.5 MiB; an event line
-# wraps one object, so a longer line is a broken stream.
+# A watch event line carries one object. The Kubernetes documentation limits
+# a ConfigMap's data to 1 MiB and etcd's default request limit is 1.5 MiB, so
+# a longer line is treated as a broken stream.
 MAX_EVENT_BYTES = 4 * 1024 * 1024
 WATCH_SECONDS = 300
 CONNECT_SECONDS = 10.0
@@ -55,7 +56,7 @@ class ApiError(Exception):
 
 
 class WatchExpiredError(Exception):
-    """The server no longer holds the watched ``resourceVersion`` (410 Gone)."""
+    """The watched ``resourceVersion`` is older than the server's history (410 Gone)."""
 
 
 # A failed request, a dropped connection, or a response that is not the
@@ -135,28 +136,28 @@ class ListWatch:
         self._backoff = backoff or Backoff()
         self._watch_seconds = watch_seconds
         self._objects: dict[str, dict[str, Any]] = {}
+        self._version: str | None = None
 
     async def run(self) -> None:
         """List and watch until cancelled."""
-        version: str | None = None
         failed = False
         while True:
             try:
-                if version is None:
-                    version = await self._relist()
-                version = await self._watch(version, resumed=failed)
+                if self._version is None:
+                    await self._relist()
+                await self._watch(resumed=failed)
                 failed = False
                 self._backoff.reset()
             except WatchExpiredError:
-                log.info("watch_expired", namespace=self._namespace, version=version)
-                version = None
+                log.info("watch_expired", namespace=self._namespace, version=self._version)
+                self._version = None
                 await asyncio.sleep(self._backoff.next_delay())
             except _REQUEST_ERRORS as error:
                 failed = True
                 self._on_failure(_describe(error))
                 await asyncio.sleep(self._backoff.next_delay())
 
-    async def _relist(self) -> str:
+    async def _relist(self) -> None:
         response = await self._list(
             self._namespace,
             **self._selectors,
@@ -171,10 +172,10 @@ class ListWatch:
         self._objects = {item["metadata"]["name"]: item for item in items}
         version = str(body["metadata"]["resourceVersion"])
         await self._on_change(self._objects)
-        return version
+        self._version = version
 
-    async def _watch(self, version: str, *, resumed: bool) -> str:
-        """Watch from ``version`` until the stream ends; return the last version seen."""
+    async def _watch(self, *, resumed: bool) -> None:
+        """Watch from the last version seen until the stream ends."""
         # Spread the watch timeouts, so proxies started together do not reconnect together.
         seconds = random.randint(self._watch_seconds, self._watch_seconds * 6 // 5)
         response = await self._list(
@@ -182,7 +183,7 @@ class ListWatch:
             **self._selectors,
             watch=True,
             allow_watch_bookmarks=True,
-            resource_version=version,
+            resource_version=self._version,
             timeout_seconds=seconds,
             _preload_content=False,
             _request_timeout=(CONNECT_SECONDS, seconds + READ_MARGIN_SECONDS),
@@ -190,30 +191,30 @@ class ListWatch:
         try:
             await _check_status(response)
             if resumed:
-                log.info("watch_resumed", namespace=self._namespace, version=version)
+                log.info("watch_resumed", namespace=self._namespace, version=self._version)
                 await self._on_change(self._objects)
             async for event in _events(response.content):
-                version = await self._apply(event, version)
+                await self._apply(event)
         finally:
             response.release()
-        return version
 
-    async def _apply(self, event: dict[str, Any], version: str) -> str:
+    async def _apply(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         obj = event.get("object") or {}
         if kind == "ERROR":
             raise _event_error(obj)
         metadata = obj.get("metadata") or {}
-        version = str(metadata.get("resourceVersion") or version)
+        version = metadata.get("resourceVersion")
         if kind == "ADDED" or kind == "MODIFIED":
             self._objects[metadata["name"]] = obj
         elif kind == "DELETED":
             self._objects.pop(str(metadata.get("name")), None)
-        else:
-            return version  # BOOKMARK: only the version moves
+        if version:
+            self._version = str(version)
+        if kind == "BOOKMARK":
+            return  # only the version moves
         self._backoff.reset()
         await self._on_change(self._objects)
-        return version
 
 
 def _in_cluster() -> bool:
@@ -221,8 +222,12 @@ def _in_cluster() -> bool:
 
 
 async def _check_status(response: Any) -> None:
-    if response.status != 200:
-        raise ApiError(response.status, _status_message(await response.read()))
+    if response.status == 200:
+        return
+    message = _status_message(await response.read())
+    if response.status == 410:
+        raise WatchExpiredError(message)
+    raise ApiError(response.status, message)
 
 
 async def _read_json(response: Any) -> dict[str, Any]:

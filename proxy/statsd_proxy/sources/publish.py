@@ -61,7 +61,13 @@ class RingPublisher:
                     version=current.version,
                 )
             return False
-        await self._sink.submit(document)
+        try:
+            await self._sink.submit(document)
+        except OSError as error:
+            # Opening a member's socket can fail (for example EACCES for a
+            # broadcast address); the ring in use stays.
+            self.fail("apply", f"cannot apply ring version {document.version}: {error}")
+            return False
         self._document = document
         self._failure = None
         self.publish_readiness(ready if ready is not None else _all_ready(document))

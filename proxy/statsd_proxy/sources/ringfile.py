@@ -1,12 +1,12 @@
 """The ring file source: follow a ``ring.json`` on disk, such as a mounted ConfigMap.
 
-The kubelet updates a ConfigMap volume atomically by writing the new files
-into a fresh hidden directory and then renaming a ``..data`` symlink onto
-it; the visible ``ring.json`` is a symlink through ``..data``. The file the
-path points at is therefore replaced, not rewritten, so this source polls
-the path with every symlink resolved, plus that file's inode, size and
-modification time, and reads it again when any of them changes. A read
-whose content hash is unchanged is not parsed again.
+The kubelet updates a ConfigMap volume atomically. It writes the new files
+into a fresh hidden directory and then renames a ``..data`` symlink onto
+that directory, and the visible ``ring.json`` is a symlink through
+``..data``. So the file behind the path is replaced rather than rewritten,
+and this source polls the path with every symlink resolved, plus that
+file's inode, size and modification time. It reads the file again when any
+of them changes, and parses it again only when the content hash changed.
 
 A missing, unreadable or invalid file keeps the ring in use, marks it stale
 and counts one discovery error per change of the file (``missing``,
@@ -36,7 +36,7 @@ Identity = tuple[str, int, int, int, int]
 
 @dataclass(frozen=True, slots=True)
 class _FileState:
-    """What one poll found: the file's identity and new content, or an error."""
+    """The result of one poll: the file's identity and new content, or an error."""
 
     identity: Identity | None = None
     content: bytes | None = None

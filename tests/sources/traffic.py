@@ -1,10 +1,10 @@
 """Real UDP shard receivers and StatsD traffic on loopback, for the membership source tests.
 
-Receivers stand in for shards: each binds its own 127.0.0.x address and port
-and records every line with its arrival time and the sender's address (a
-proxy worker sends from its own socket, so the source port tells workers
-apart). Lines carry a round number or a sequence number as their value,
-so a test can tell which lines of which send arrived where.
+Receivers stand in for shards. Each binds its own 127.0.0.x address and
+port and records every line with its arrival time and the sender's address.
+A proxy worker sends from its own socket, so the source port identifies the
+worker. Lines carry a round number or a sequence number as their value, so
+a test can tell which lines of which send arrived where.
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ class Traffic:
 
     Every line is unique (``background.N:SEQUENCE|c``), so a test can check
     that each line sent arrived exactly once, whatever the ring did meanwhile.
-    Sending stops after ``max_seconds`` even if the test forgets to stop it.
+    Sending stops after ``max_seconds`` even when the test does not call `stop`.
     """
 
     def __init__(

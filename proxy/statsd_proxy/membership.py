@@ -94,7 +94,9 @@ class RingManager:
             self._cancel_pending()
             prepared = await self._prepare(document)
             delay = self._switch_delay(document)
-            if delay <= 0:
+            # With no ring yet there is nothing to stay consistent with, and
+            # waiting would drop every line until the switch time.
+            if delay <= 0 or self._document is None:
                 self._commit(prepared)
                 return
             loop = asyncio.get_running_loop()
@@ -163,12 +165,25 @@ class RingManager:
             elif address is None:
                 senders[member.name] = (None, UnresolvedSender())
             else:
-                stats = self._stats.member(member.name)
-                loop = asyncio.get_running_loop()
-                sender = await open_sender(loop, member.name, address, stats)
-                senders[member.name] = (address, sender)
+                senders[member.name] = await self._open(member, address)
         hash_key = document.hash_key or self._default_hash_key
         return PreparedRing(document=document, hash_key=hash_key, senders=senders)
+
+    async def _open(self, member: Member, address: Address) -> tuple[Address | None, Sender]:
+        """Open the member's socket; on failure its lines are dropped until a refresh retries."""
+        stats = self._stats.member(member.name)
+        loop = asyncio.get_running_loop()
+        try:
+            return address, await open_sender(loop, member.name, address, stats)
+        except OSError as error:
+            self._stats.count_discovery_error("socket")
+            log.warning(
+                "socket_open_failed",
+                member=member.name,
+                address=f"{address[0]}:{address[1]}",
+                error=str(error),
+            )
+            return None, UnresolvedSender()
 
     async def _resolve(self, member: Member) -> Address | None:
         """Return the member's IP address and port, or the last known one on failure."""

@@ -27,7 +27,7 @@ import structlog
 from statsd_proxy.config import ProxyConfig
 from statsd_proxy.logs import configure_logging
 from statsd_proxy.metrics import MetricsServer
-from statsd_proxy.ringdoc import RingDocument, dump_ring, parse_ring
+from statsd_proxy.ringdoc import RingDocument, RingFormatError, dump_ring, parse_ring
 from statsd_proxy.server import ProxyServer, summary, wait_for_signal
 from statsd_proxy.sources import RingSink, make_source
 from statsd_proxy.stats import ProxyStats, merge_snapshots
@@ -253,10 +253,15 @@ class _PipeSource:
         try:
             while True:
                 kind, payload = await queue.get()
-                if kind == "ring":
-                    await sink.submit(parse_ring(payload))
-                else:
-                    sink.report_source_failure(payload)
+                try:
+                    if kind == "ring":
+                        await sink.submit(parse_ring(payload))
+                    else:
+                        sink.report_source_failure(payload)
+                except (OSError, RingFormatError) as error:
+                    # The next ring from the supervisor may still apply.
+                    sink.stats.count_discovery_error("apply")
+                    log.error("ring_apply_failed", error=str(error))
         finally:
             with contextlib.suppress(ValueError, OSError):
                 loop.remove_reader(self._connection.fileno())

@@ -6,11 +6,12 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 from statsd_proxy.config import HostPort, ProxyConfig
 from statsd_proxy.hashring import ConsistentRing
 from statsd_proxy.lines import series_key
-from statsd_proxy.ringdoc import Member
+from statsd_proxy.ringdoc import Member, RingDocument
 from statsd_proxy.server import ProxyServer
 
 from tests.proxy.receivers import UdpReceiver, settle
@@ -193,3 +194,48 @@ async def test_down_member_counts_send_errors(sender: socket.socket) -> None:
 
     assert errors > 0
     assert len(up.lines) == forwarded_up
+
+
+async def test_first_ring_applies_at_once(
+    receivers: list[UdpReceiver], sender: socket.socket
+) -> None:
+    later = datetime.now(UTC) + timedelta(hours=1)
+    document = RingDocument(version=5, members=members_of(receivers), effective_at=later)
+    config = ProxyConfig(listen=HostPort("127.0.0.1", 0), metrics_listen=None, resolve_interval=0)
+    server = ProxyServer(config, source=_NoSource())
+    await server.start()
+    try:
+        await server.manager.submit(document)
+        sender.sendto(b"first.ring:1|c", ("127.0.0.1", server.udp_port))
+        await settled(receivers, 1)
+        version = server.stats.ring_version
+    finally:
+        await server.stop()
+
+    assert version == 5
+
+
+async def test_unopenable_member_counted(receivers: list[UdpReceiver]) -> None:
+    members = (*members_of(receivers), Member("broadcast", "255.255.255.255", 1))
+    config = ProxyConfig(listen=HostPort("127.0.0.1", 0), metrics_listen=None, resolve_interval=0)
+    server = ProxyServer(config, source=_NoSource())
+    await server.start()
+    try:
+        await server.manager.submit(RingDocument(version=1, members=members))
+        server.router.route(b"\n".join(b"series.%d:1|c" % index for index in range(300)))
+        server.router.flush()
+        stats = server.stats.snapshot()
+    finally:
+        await server.stop()
+
+    assert stats["ring_members"] == 4
+    assert stats["discovery_errors"] == {"socket": 1}
+    assert stats["dropped"]["unavailable"] > 0
+    assert stats["members"]["broadcast"]["lines_forwarded"] == 0
+
+
+class _NoSource:
+    """A source that submits nothing, so a test submits rings itself."""
+
+    async def run(self, sink: object) -> None:
+        return None

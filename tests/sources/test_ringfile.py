@@ -169,9 +169,11 @@ async def test_file_unusable_address(tmp_path: Path, shards: Shards) -> None:
         await wait_for_version(server, 1)
 
         path.write_text(broadcast)
-        await wait_until(lambda: server.stats.discovery_errors.get("apply"), "apply error counted")
+        await wait_for_version(server, 2)
+        socket_errors = server.stats.discovery_errors.get("socket")
         path.write_text(ring_json(3, shards))
         await wait_for_version(server, 3)
         arrived = await send_round(shards, address_of(server), 1)
 
+    assert socket_errors == 1
     assert misrouted(arrived, shards.by_name) == []

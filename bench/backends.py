@@ -1,7 +1,7 @@
 """The line-counting backends: one receiver process serving three StatsD ports.
 
 Each backend has a UDP port that counts datagrams and lines and a TCP admin
-port that answers proxy.js's health check. The admin port also returns the
+port that replies to proxy.js's health check. The admin port also returns the
 counters (`stats`), the probe delays (`latency`) and zeroes them (`reset`).
 """
 

@@ -3,7 +3,7 @@
 The binaries go to a work folder (by default .deps/bench/ in the repository),
 named after a hash of their source so an edited source is rebuilt. Without
 gcc the harness falls back to the Python versions in this package, which
-are much slower, so the figures then say so.
+are much slower, and the report states which generator ran.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Same options, admin commands and start-up line as the C receiver: N
 backends on 127.0.0.1, each a line-counting UDP port and a TCP admin port
-that answers `health`, `stats`, `latency` and `reset`.
+that replies to `health`, `stats`, `latency` and `reset`.
 """
 
 from __future__ import annotations
@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", type=int, default=3)
     parser.add_argument("--max-seconds", type=float, default=3600)
     args = parser.parse_args(argv)
+
     counters = Counters(args.backends)
     selector = selectors.DefaultSelector()
     udp = [_bind(socket.SOCK_DGRAM) for _ in range(args.backends)]
@@ -124,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         selector.register(sock, selectors.EVENT_READ, ("listen", 0))
     ports = {"udp": [s.getsockname()[1] for s in udp], "admin": [s.getsockname()[1] for s in admin]}
     print(json.dumps(ports), flush=True)
+
     stopping: list[bool] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     deadline = time.monotonic() + args.max_seconds

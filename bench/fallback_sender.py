@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     for text in args.dest:
         host, _, port = text.rpartition(":")
         destinations.append((host, int(port)))
+
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     paced = sent_lines = sent_datagrams = probes = errors = 0
     index = 0
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             errors += 1
         paced += count
         index += 1
+
     elapsed = time.monotonic() - start
     usage = resource.getrusage(resource.RUSAGE_SELF)
     totals: dict[str, float] = {"lines": sent_lines, "datagrams": sent_datagrams}

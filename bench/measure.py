@@ -28,7 +28,7 @@ GENERATOR_SHORTFALL = 0.95
 
 @dataclass
 class Trial:
-    """What one paced run produced. Rates are lines per second."""
+    """Figures of one paced run. Rates are lines per second."""
 
     rate: float
     lines_per_datagram: int

@@ -91,7 +91,7 @@ def summarize(raw: str, top: int = 15) -> dict[str, Any]:
             inclusive[frame] += count
     if total == 0:
         return {"samples": 0, "self": [], "inclusive": []}
-    # Frames on nearly every stack (the event loop's entry points) say nothing.
+    # Frames on nearly every stack (the event loop's entry points) carry no information.
     informative = [(n, c / total) for n, c in inclusive.most_common() if c / total < 0.98]
     return {
         "samples": total,
@@ -136,8 +136,8 @@ def _perf_report(data: Path, sort: str, top: int) -> list[tuple[str, float]]:
 class PerfRecorder(threading.Thread):
     """Samples on-CPU time of one process with `perf record`, kernel included.
 
-    Unlike py-spy this sees only time on a CPU, and it splits it between the
-    kernel, the Python interpreter and the event loop's C code.
+    Unlike py-spy, perf samples only time spent on a CPU, and it splits that
+    time between the kernel, the Python interpreter and the event loop's C code.
     """
 
     def __init__(self, pid: int, seconds: float, output: Path):

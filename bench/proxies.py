@@ -61,9 +61,13 @@ class RunningProxy:
         return self.process.poll() is not None
 
     def stop(self, timeout: float = 5.0) -> int | None:
-        """Send SIGTERM to the process group, then SIGKILL after `timeout`; reap."""
+        """Send SIGTERM to the main process, then SIGKILL to the group after `timeout`; reap.
+
+        Only the main process gets SIGTERM, as in a container, so it stops
+        its own workers the way it would in production.
+        """
         if self.process.poll() is None:
-            _signal_group(self.process.pid, signal.SIGTERM)
+            self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -149,7 +153,7 @@ def start_statsd_proxy(
     """Start `statsd-proxy run` with static backends and the spec's workers and buffer.
 
     statsd-proxy always sets SO_RCVBUF, so the kernel-default configuration
-    asks for `default_request`: half of net.core.rmem_default, because the
+    requests `default_request`: half of net.core.rmem_default, because the
     kernel doubles every request to leave room for its bookkeeping.
     """
     port = free_port()

@@ -4,7 +4,7 @@
  * One process serves N backends on 127.0.0.1. Each backend has a UDP socket
  * that counts datagrams, lines and bytes, and a TCP admin port that speaks
  * enough of the StatsD admin protocol for Etsy's proxy.js health check
- * ("health" is answered with "health: up"). The admin port also accepts:
+ * (the reply to "health" is "health: up"). The admin port also accepts:
  *   stats    -> {"datagrams": [...], "lines": [...], "bytes": [...]}
  *   latency  -> percentiles of the probe delays seen since the last reset
  *   reset    -> zero every counter and drop the latency samples

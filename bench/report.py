@@ -169,15 +169,19 @@ def targets_table(results: dict[str, Any]) -> str:
 
 def workers_table(configs: dict[str, dict[str, Any]]) -> str:
     """Return the gain of a second worker and the share of the loopback limit."""
-    one, two, loop = (configs.get(k) for k in (PRIMARY, SECOND_WORKER, "loopback"))
-    if not one or not two or not loop or one["error"] or two["error"]:
+    one_worker, two_workers, loopback = (
+        configs.get(k) for k in (PRIMARY, SECOND_WORKER, "loopback")
+    )
+    if not one_worker or not two_workers or not loopback:
+        return "The two-worker comparison was not measured.\n"
+    if one_worker["error"] or two_workers["error"]:
         return "The two-worker comparison was not measured.\n"
     lines = [
         "| datagrams | workers=1 | workers=2 | gain | loopback limit | share of limit, 1 / 2 |",
         "|---|---|---|---|---|---|",
     ]
     for shape in (1, 30):
-        r1, r2, limit = (median_rate(e, shape) for e in (one, two, loop))
+        r1, r2, limit = (median_rate(e, shape) for e in (one_worker, two_workers, loopback))
         gain = f"{r2 / r1:.2f}x" if r1 and r2 else "n/a"
         share = f"{_share(r1, limit)} / {_share(r2, limit)}"
         lines.append(
@@ -261,6 +265,12 @@ def render(results: dict[str, Any]) -> str:
         f"Run {results['started']} ({results['mode']} mode, {results['duration_s']:.0f} s), "
         f"commit {machine.get('commit', '?')}.",
         f"Load average (1 min) over the run: {min(loads):.2f} to {max(loads):.2f}.",
+        "Generator and receivers: "
+        + (
+            "C, sendmmsg and recvmmsg."
+            if results.get("compiled_tools")
+            else "the Python fallbacks."
+        ),
         f"net.core.rmem_max {machine['rmem_max']}, net.core.rmem_default "
         f"{machine['rmem_default']}.",
         "",

@@ -71,11 +71,11 @@ def _command_output(args: list[str]) -> str:
 def machine_info() -> dict[str, Any]:
     """Describe the machine: CPU, kernel, Python, node and the UDP buffer limits."""
     lscpu = _command_output(["lscpu"])
-    wanted = ("Model name", "CPU(s)", "Thread(s) per core", "Hypervisor vendor", "L3 cache")
+    fields = ("Model name", "CPU(s)", "Thread(s) per core", "Hypervisor vendor", "L3 cache")
     cpu = {}
     for line in lscpu.splitlines():
         key, _, value = line.partition(":")
-        if key.strip() in wanted:
+        if key.strip() in fields:
             cpu[key.strip()] = value.strip()
     return {
         "cpu": cpu,
@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     machine = machine_info()
     rmem_default = machine["rmem_default"] or FALLBACK_RMEM_DEFAULT
     traffic_file = traffic.mixed_file(work_dir / "traffic", SERIES, TRAFFIC_LINES)
+
     started = time.time()
     loads = [os.getloadavg()[0]]
     results: dict[str, Any] = {
@@ -109,11 +110,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "settings": settings.__dict__,
         "traffic": {"series": traffic.count_series(traffic_file), "lines": TRAFFIC_LINES},
     }
+
     receivers = Receivers(tools.receiver, max_seconds=3600)
     try:
         bench = Bench(tools.sender, receivers, traffic_file)
         specs = default_specs(args.quick)
         suite = Suite(bench, settings, specs, work_dir, args.proxy_js, rmem_default // 2)
+
         suite.run_throughput()
         loads.append(os.getloadavg()[0])
         suite.run_cpu()
@@ -126,6 +129,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         results["configs"] = suite.configs
     finally:
         receivers.stop()
+
     loads.append(os.getloadavg()[0])
     results["load_average"] = loads
     results["duration_s"] = time.time() - started

@@ -51,7 +51,7 @@ class Settings:
 
     @classmethod
     def full(cls) -> Settings:
-        """The settings of the documented run (about 12 minutes)."""
+        """Return the settings of the documented run (about 12 minutes)."""
         return cls(
             quick=False,
             rounds=3,
@@ -70,7 +70,7 @@ class Settings:
 
     @classmethod
     def quick_mode(cls) -> Settings:
-        """Short settings that check the harness works (about one minute)."""
+        """Return short settings that check the harness works (about one minute)."""
         return cls(
             quick=True,
             rounds=1,
@@ -109,12 +109,12 @@ def default_specs(quick: bool) -> list[ProxySpec]:
     ]
 
 
-def _say(message: str) -> None:
+def _log_progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 class Suite:
-    """Runs the phases and collects their figures in `results`."""
+    """Runs the phases and collects each configuration's figures in `configs`."""
 
     def __init__(
         self,
@@ -172,7 +172,7 @@ class Suite:
             proxy = self._start(spec)
         except (RuntimeError, TimeoutError, OSError) as error:
             entry["error"] = str(error)
-            _say(f"{spec.label}: not measured: {error}")
+            _log_progress(f"{spec.label}: not measured: {error}")
             return
         try:
             work(proxy)
@@ -210,7 +210,7 @@ class Suite:
                 step=step,
             )
             entry["searches"][str(shape)].append(_search_record(search))
-            _say(f"{spec.label}: {shape}-line datagrams: {search.max_rate:,.0f} lines/s")
+            _log_progress(f"{spec.label}: {shape}-line datagrams: {search.max_rate:,.0f} lines/s")
         for shape in self.settings.shapes:
             self._measure_latency(entry, proxy, shape)
 
@@ -265,7 +265,7 @@ class Suite:
                     sample_every=0.25,
                 )
                 results[label] = memory_record(trial, self.settings.unique_series)
-                _say(f"{label}: memory run: {results[label]['summary']}")
+                _log_progress(f"{label}: memory run: {results[label]['summary']}")
 
             self.with_proxy(spec, work)
         return results

@@ -76,11 +76,11 @@ def build_series(count: int, seed: int = 1) -> dict[str, list[Series]]:
     rng = random.Random(seed)
     out: dict[str, list[Series]] = {}
     for kind, share in MIX:
-        wanted = max(1, count * share // 100)
+        target = max(1, count * share // 100)
         seen: set[Series] = set()
         index = 0
-        # Bounded: 50 attempts per wanted series is far more than collisions need.
-        while len(seen) < wanted and index < wanted * 50:
+        # Bounded: 50 attempts per series is far more than collisions need.
+        while len(seen) < target and index < target * 50:
             seen.add(MAKERS[kind](index, rng))
             index += 1
         out[kind] = sorted(seen)
@@ -139,7 +139,7 @@ def unique_file(folder: Path, line_count: int) -> Path:
 
 
 def count_series(path: Path) -> int:
-    """Count the distinct routing keys (text before the value) in a traffic file."""
+    """Count the distinct series (name, inline tags and DogStatsD tags) in a traffic file."""
     keys: set[str] = set()
     with path.open(encoding="ascii") as file:
         for line in file:

@@ -83,7 +83,7 @@ def build_registry(
     """Return a kopf registry with the operator's handlers bound to ``options``."""
     registry = kopf.OperatorRegistry()
 
-    @kopf.on.startup(registry=registry)
+    @kopf.on.startup(id="connect", registry=registry)
     async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         configure_settings(settings)
         memo.configuration = await loader(kubeconfig)
@@ -91,7 +91,7 @@ def build_registry(
         # Set before any StatsdCluster is seen, so every per-object memo shares it.
         memo.passes = PassGate()
 
-    @kopf.on.cleanup(registry=registry)
+    @kopf.on.cleanup(id="disconnect", registry=registry)
     async def stop(memo: kopf.Memo, logger: Logger, **_: Any) -> None:
         if "passes" in memo:
             memo.passes.close()
@@ -103,7 +103,7 @@ def build_registry(
         if "client" in memo:
             await memo.client.close()
 
-    @kopf.on.login(registry=registry)
+    @kopf.on.login(id="login", registry=registry)
     async def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
         return await connection_info(memo.configuration)
 

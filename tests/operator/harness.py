@@ -115,7 +115,7 @@ async def running_operator(options: Options = FAST_OPTIONS) -> AsyncIterator[Non
         done, _ = await asyncio.wait({task}, timeout=STOP_GRACE_SECONDS)
         if not done:
             # kopf 1.45 waits 5 s for tasks left after its own shutdown, such as a
-            # resync timer that a late watch event spawned; cancelling ends that wait.
+            # resync timer that a late watch event spawned. Cancelling ends that wait.
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             async with asyncio.timeout(STOP_SECONDS):

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from tests.proxy.receivers import UdpReceiver
+from tests.support.tasks import no_leaked_tasks
 
-
-@pytest.fixture(autouse=True)
-async def no_leaked_tasks() -> AsyncIterator[None]:
-    """Fail a test that leaves asyncio tasks running."""
-    before = asyncio.all_tasks()
-    yield
-    await asyncio.sleep(0)
-    leaked = [
-        task
-        for task in asyncio.all_tasks() - before
-        if task is not asyncio.current_task() and not task.done()
-    ]
-    assert not leaked, f"tasks left running: {[task.get_name() for task in leaked]}"
+__all__ = ["no_leaked_tasks"]
 
 
 @pytest.fixture

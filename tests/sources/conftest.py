@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from tests.sources.traffic import Receiver, Shards
 from tests.support.kube_api import kube_api, kube_client
+from tests.support.tasks import no_leaked_tasks
 
-__all__ = ["kube_api", "kube_client"]
-
-
-@pytest.fixture(autouse=True)
-async def no_leaked_tasks() -> AsyncIterator[None]:
-    """Fail a test that leaves asyncio tasks running."""
-    before = asyncio.all_tasks()
-    yield
-    await asyncio.sleep(0)
-    leaked = [
-        task
-        for task in asyncio.all_tasks() - before
-        if task is not asyncio.current_task() and not task.done()
-    ]
-    assert not leaked, f"tasks left running: {[task.get_name() for task in leaked]}"
+__all__ = ["kube_api", "kube_client", "no_leaked_tasks"]
 
 
 @pytest.fixture

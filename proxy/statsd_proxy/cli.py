@@ -9,6 +9,7 @@ line wins over the environment.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -24,10 +25,13 @@ from statsd_proxy.config import (
     parse_backend,
     parse_bool,
     parse_datagram_size,
+    parse_flush_interval,
     parse_host_port,
     parse_namespaced_name,
     parse_non_negative_float,
     parse_positive_int,
+    parse_receive_buffer,
+    parse_workers,
 )
 from statsd_proxy.logs import LOG_FORMATS, LOG_LEVELS, configure_logging, default_log_format
 from statsd_proxy.ringdoc import HASH_KEYS
@@ -130,13 +134,13 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--flush-interval-ms",
-        parse_non_negative_float,
+        parse_flush_interval,
         str(DEFAULT_FLUSH_INTERVAL_MS),
         "longest time a partial batch waits before it is sent, in milliseconds",
     )
     add(
         "--receive-buffer",
-        parse_positive_int,
+        parse_receive_buffer,
         str(DEFAULT_RECEIVE_BUFFER),
         "UDP receive buffer to ask the kernel for, in bytes (capped by net.core.rmem_max)",
     )
@@ -146,7 +150,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         "50000",
         "series whose member is cached; the cache is cleared when full",
     )
-    add("--workers", parse_positive_int, "1", "processes sharing the UDP port")
+    add("--workers", parse_workers, "1", "processes sharing the UDP port")
     add(
         "--metrics-listen",
         _optional_host_port,
@@ -164,6 +168,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> ProxyConfig:
     """Build the validated configuration from parsed ``run`` options."""
+    resolve_environment(args)
     return ProxyConfig(
         listen=args.listen,
         tcp=args.tcp,
@@ -188,6 +193,7 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
 
 def check_sources(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """Exit with an error unless exactly one membership source is chosen."""
+    resolve_environment(args)
     chosen = [
         option
         for option, value in (
@@ -214,13 +220,19 @@ def _run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     check_sources(args, parser)
     config = config_from_args(args)
     configure_logging(config.log_format, config.log_level)
-    if config.workers > 1:
-        from statsd_proxy.workers import supervise
+    from statsd_proxy.ingress import ListenError
 
-        return supervise(config)
-    from statsd_proxy.app import run_event_loop, serve
+    try:
+        if config.workers > 1:
+            from statsd_proxy.workers import supervise
 
-    return run_event_loop(serve(config))
+            return supervise(config)
+        from statsd_proxy.app import run_event_loop, serve
+
+        return run_event_loop(serve(config))
+    except ListenError as error:
+        print(f"statsd-proxy: error: {error}", file=sys.stderr)
+        return 1
 
 
 def _demo_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -230,11 +242,45 @@ def _demo_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     return run_demo(seconds=args.seconds)
 
 
+SOURCE_OPTIONS = ("--backend", "--ring-configmap", "--ring-file", "--ring-endpoints")
+# The parsed value of an option not given on the command line. It cannot be
+# None, because `--metrics-listen off` parses to None.
+_NOT_GIVEN: Any = object()
+
+
+@dataclasses.dataclass(frozen=True)
+class _EnvOption:
+    option: str
+    parse: Callable[[str], Any]
+    default: str | None
+    repeat: bool = False
+    flag: bool = False
+
+    @property
+    def dest(self) -> str:
+        return self.option.lstrip("-").replace("-", "_")
+
+    def value_from(self, raw: str) -> Any:
+        variable = _env_name(self.option)
+        if self.flag:
+            return _parse_env(variable, parse_bool, raw)
+        if self.repeat:
+            return [_parse_env(variable, self.parse, item) for item in raw.split()] or None
+        return _parse_env(variable, self.parse, raw)
+
+
 class _EnvOptions:
-    """Adds options whose defaults come from ``STATSD_PROXY_*`` environment variables."""
+    """Adds options that fall back to ``STATSD_PROXY_*`` environment variables.
+
+    Every option is parsed with a marker default, so after parsing the marker
+    means the flag was not given; `resolve_environment` then fills it from the
+    environment, and else from the built-in default.
+    """
 
     def __init__(self, parser: argparse.ArgumentParser) -> None:
         self._parser = parser
+        self._options: list[_EnvOption] = []
+        parser.set_defaults(env_options=self._options)
 
     def __call__(
         self,
@@ -245,34 +291,54 @@ class _EnvOptions:
         *,
         repeat: bool = False,
     ) -> None:
+        self._options.append(_EnvOption(option, parse, default, repeat=repeat))
         variable = _env_name(option)
-        raw = os.environ.get(variable, default)
-        if repeat:
-            value = [_parse_env(variable, parse, item) for item in raw.split()] if raw else None
-            self._parser.add_argument(
-                option,
-                type=_typed(option, parse),
-                action="append",
-                default=value,
-                help=f"{help_text} [env {variable}]",
-            )
-            return
-        value = _parse_env(variable, parse, raw) if raw is not None else None
         shown = f" (default: {default})" if default is not None else ""
         self._parser.add_argument(
             option,
             type=_typed(option, parse),
-            default=value,
+            action="append" if repeat else "store",
+            # argparse appends to a copy of the default, so a list option needs None.
+            default=None if repeat else _NOT_GIVEN,
             help=f"{help_text}{shown} [env {variable}]",
         )
 
     def flag(self, option: str, help_text: str) -> None:
-        variable = _env_name(option)
-        raw = os.environ.get(variable)
-        default = _parse_env(variable, parse_bool, raw) if raw is not None else False
+        self._options.append(_EnvOption(option, parse_bool, "false", flag=True))
         self._parser.add_argument(
-            option, action="store_true", default=default, help=f"{help_text} [env {variable}]"
+            option,
+            action="store_const",
+            const=True,
+            default=_NOT_GIVEN,
+            help=f"{help_text} [env {_env_name(option)}]",
         )
+
+
+def resolve_environment(args: argparse.Namespace) -> None:
+    """Fill options not given as flags from the environment, then from their defaults.
+
+    A membership source given as a flag also overrides any source set in the
+    environment, so a flag always wins.
+    """
+    options: list[_EnvOption] = getattr(args, "env_options", [])
+    source_flagged = any(
+        _given(o, getattr(args, o.dest)) for o in options if o.option in SOURCE_OPTIONS
+    )
+    for option in options:
+        if _given(option, getattr(args, option.dest)):
+            continue
+        raw = os.environ.get(_env_name(option.option))
+        if source_flagged and option.option in SOURCE_OPTIONS:
+            raw = None
+        if raw is None:
+            raw = option.default
+        value = option.value_from(raw) if raw is not None else None
+        setattr(args, option.dest, value)
+    args.env_options = []
+
+
+def _given(option: _EnvOption, value: Any) -> bool:
+    return value is not None if option.repeat else value is not _NOT_GIVEN
 
 
 def _env_name(option: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import math
 
 from statsd_proxy.ringdoc import (
     MAX_DATAGRAM,
@@ -21,6 +22,12 @@ from statsd_proxy.ringdoc import (
 DEFAULT_MAX_DATAGRAM = 1432
 DEFAULT_FLUSH_INTERVAL_MS = 2.0
 DEFAULT_RECEIVE_BUFFER = 4 * 1024 * 1024
+# setsockopt takes a C int.
+MAX_RECEIVE_BUFFER = 2**31 - 1
+# More workers than this only add scheduling overhead on any usual node.
+MAX_WORKERS = 64
+# Batches wait at most this long; StatsD flush windows are seconds long.
+MAX_FLUSH_INTERVAL_MS = 1000.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -136,13 +143,37 @@ def parse_positive_int(text: str) -> int:
 
 
 def parse_non_negative_float(text: str) -> float:
-    """Parse a number of at least 0."""
+    """Parse a finite number of at least 0."""
     try:
         value = float(text)
     except ValueError as error:
         raise ValueError(f"expected a number, got {text!r}") from error
-    if not value >= 0:
-        raise ValueError(f"expected a number of at least 0, got {text!r}")
+    if not 0 <= value < math.inf:
+        raise ValueError(f"expected a finite number of at least 0, got {text!r}")
+    return value
+
+
+def parse_flush_interval(text: str) -> float:
+    """Parse the batching delay in milliseconds, at most one second."""
+    value = parse_non_negative_float(text)
+    if value > MAX_FLUSH_INTERVAL_MS:
+        raise ValueError(f"expected milliseconds from 0 to {MAX_FLUSH_INTERVAL_MS:g}, got {text!r}")
+    return value
+
+
+def parse_workers(text: str) -> int:
+    """Parse a worker process count."""
+    value = parse_positive_int(text)
+    if value > MAX_WORKERS:
+        raise ValueError(f"expected from 1 to {MAX_WORKERS} workers, got {text!r}")
+    return value
+
+
+def parse_receive_buffer(text: str) -> int:
+    """Parse a receive buffer size in bytes, within what setsockopt takes."""
+    value = parse_positive_int(text)
+    if value > MAX_RECEIVE_BUFFER:
+        raise ValueError(f"expected bytes from 1 to {MAX_RECEIVE_BUFFER}, got {text!r}")
     return value
 
 

@@ -106,22 +106,42 @@ class TcpIngress(asyncio.Protocol):
     def _drop_long_lines(self, chunk: bytes) -> bytes:
         lines = chunk.split(b"\n")
         kept = [line for line in lines if len(line) <= MAX_TCP_LINE]
-        self._stats.lines_too_long += len(lines) - len(kept)
+        dropped = len(lines) - len(kept)
+        self._stats.lines_too_long += dropped
+        self._stats.lines_received += dropped
         return b"\n".join(kept)
 
     def _check_overflow(self) -> None:
         if len(self._buffer) > MAX_TCP_LINE:
             if not self._discarding:
                 self._stats.lines_too_long += 1
+                self._stats.lines_received += 1
             self._discarding = True
             self._buffer.clear()
 
 
-def bind_udp(host: str, port: int, receive_buffer: int) -> socket.socket:
-    """Open the UDP listening socket with SO_REUSEPORT and the requested receive buffer."""
+class ListenError(OSError):
+    """A listening socket that cannot be opened, with the option to fix in the message."""
+
+
+def bind_udp(host: str, port: int, receive_buffer: int, reuse_port: bool) -> socket.socket:
+    """Open the UDP listening socket with the requested receive buffer.
+
+    ``reuse_port`` sets SO_REUSEPORT so that worker processes share the port.
+    A single process leaves it off, so a second proxy on the same port fails
+    to start instead of silently taking half of the traffic.
+    """
+    try:
+        return _bind_udp(host, port, receive_buffer, reuse_port)
+    except OSError as error:
+        raise ListenError(_listen_message("--listen", host, port, error)) from error
+
+
+def _bind_udp(host: str, port: int, receive_buffer: int, reuse_port: bool) -> socket.socket:
     sock = socket.socket(_family(host), socket.SOCK_DGRAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if receive_buffer > 0:
             _set_receive_buffer(sock, receive_buffer)
         sock.bind((host, port))
@@ -132,12 +152,20 @@ def bind_udp(host: str, port: int, receive_buffer: int) -> socket.socket:
     return sock
 
 
-def bind_tcp(host: str, port: int) -> socket.socket:
-    """Open the TCP listening socket with SO_REUSEPORT."""
+def bind_tcp(host: str, port: int, reuse_port: bool) -> socket.socket:
+    """Open the TCP listening socket, with SO_REUSEPORT when workers share it."""
+    try:
+        return _bind_tcp(host, port, reuse_port)
+    except OSError as error:
+        raise ListenError(_listen_message("--listen (TCP, --tcp)", host, port, error)) from error
+
+
+def _bind_tcp(host: str, port: int, reuse_port: bool) -> socket.socket:
     sock = socket.socket(_family(host), socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         sock.listen(512)
     except OSError:
@@ -167,6 +195,12 @@ def _set_receive_buffer(sock: socket.socket, size: int) -> None:
         except PermissionError:
             pass
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+
+
+def _listen_message(option: str, host: str, port: int, error: OSError) -> str:
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    reason = error.strerror or str(error)
+    return f"cannot listen on {option} {shown}: {reason}; choose a local address and a free port"
 
 
 def _family(host: str) -> socket.AddressFamily:

@@ -49,6 +49,9 @@ def is_special(line: bytes) -> bool:
 def cache_key(line: bytes, with_dogstatsd_tags: bool) -> bytes | None:
     """Return the raw bytes that decide a metric line's route, or ``None``.
 
+    Only for metric lines: events and service checks (see `is_special`) must
+    be routed by their own keys.
+
     That is the text before the first ``:`` (name plus any Influx or Graphite
     tags) and, when ``with_dogstatsd_tags`` is set, the ``|#`` section. Two
     lines with equal cache keys always have equal route keys, so a router may

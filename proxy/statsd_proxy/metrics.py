@@ -20,6 +20,8 @@ from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from statsd_proxy.ingress import ListenError
+
 Snapshot = dict[str, Any]
 WsgiEnviron = dict[str, Any]
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -143,7 +145,16 @@ class MetricsServer:
         self._metrics_app = make_wsgi_app(registry)
         self._ready = ready
         server_class = _ThreadingWsgiServer6 if ":" in host else _ThreadingWsgiServer
-        self._server = make_server(host, port, self._app, server_class, handler_class=_QuietHandler)
+        try:
+            self._server = make_server(
+                host, port, self._app, server_class, handler_class=_QuietHandler
+            )
+        except OSError as error:
+            shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            raise ListenError(
+                f"cannot listen on --metrics-listen {shown}: {error.strerror or error}; "
+                "choose a local address and a free port, or 'off'"
+            ) from error
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="metrics-http", daemon=True
         )

@@ -48,7 +48,7 @@ def add_ring_commands(commands: Any) -> None:
     plan.add_argument("after", help="ring.json file, or a comma-separated list of member names")
     plan.add_argument(
         "--keys",
-        help="file of StatsD lines or keys, one per line (default: 20,000 synthetic series keys)",
+        help="file of StatsD lines or keys, one per line (default: 4,096 synthetic series keys)",
     )
     plan.add_argument(
         "--hash-key",
@@ -60,13 +60,21 @@ def add_ring_commands(commands: Any) -> None:
 
 
 def load_member_names(text: str) -> list[str]:
-    """Read member names from a ring.json file or a comma-separated list."""
-    path = Path(text)
-    if path.is_file():
-        return [member.name for member in parse_ring(path.read_bytes()).members]
+    """Read member names from a ring.json file or a comma-separated list.
+
+    Text with a ``/`` or ending in ``.json`` is a file name; anything else is
+    a list of names.
+    """
+    if "/" in text or text.endswith(".json"):
+        return [member.name for member in parse_ring(Path(text).read_bytes()).members]
     names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise ValueError(f"no member names in {text!r}; give a ring.json file or NAME,NAME,...")
     for name in names:
         parse_backend(f"{name}=127.0.0.1:1")
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate member names {duplicates!r} in {text!r}")
     return names
 
 

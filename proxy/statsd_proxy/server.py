@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 
 from statsd_proxy.batching import FlushScheduler
-from statsd_proxy.config import ProxyConfig
+from statsd_proxy.config import HostPort, ProxyConfig
 from statsd_proxy.ingress import TcpIngress, UdpIngress, bind_tcp, bind_udp, receive_buffer_size
 from statsd_proxy.membership import RingManager
 from statsd_proxy.router import Router
@@ -64,21 +64,22 @@ class ProxyServer:
             default_hash_key=config.hash_key,
             default_max_datagram=config.max_datagram,
         )
-        sock = bind_udp(config.listen.host, config.listen.port, config.receive_buffer)
+        reuse_port = config.workers > 1
+        sock = bind_udp(config.listen.host, config.listen.port, config.receive_buffer, reuse_port)
         self.udp_port = sock.getsockname()[1]
         granted = receive_buffer_size(sock)
         self._udp, _ = await loop.create_datagram_endpoint(
             lambda: UdpIngress(self.router), sock=sock
         )
         if config.tcp:
-            tcp_sock = bind_tcp(config.listen.host, self.udp_port)
+            tcp_sock = bind_tcp(config.listen.host, self.udp_port, reuse_port)
             self._tcp = await loop.create_server(lambda: TcpIngress(self.router), sock=tcp_sock)
         self._tasks.append(loop.create_task(self._follow_source(), name="ring-source"))
         if config.resolve_interval > 0:
             self._tasks.append(loop.create_task(self._refresh_addresses(), name="resolver"))
         log.info(
             "listening",
-            udp=f"{config.listen.host}:{self.udp_port}",
+            udp=str(HostPort(config.listen.host, self.udp_port)),
             tcp=config.tcp,
             receive_buffer=granted,
             source=config.source_kind,

@@ -25,6 +25,7 @@ from typing import Any
 import structlog
 
 from statsd_proxy.config import ProxyConfig
+from statsd_proxy.ingress import bind_tcp, bind_udp
 from statsd_proxy.logs import configure_logging
 from statsd_proxy.metrics import MetricsServer
 from statsd_proxy.ringdoc import RingDocument, RingFormatError, dump_ring, parse_ring
@@ -106,9 +107,10 @@ class Supervisor:
 
     async def run(self) -> int:
         """Start workers, follow the source, and stop everything on SIGTERM."""
+        self._check_listen()
+        metrics = self._start_metrics()
         for index in range(self.config.workers):
             self._start_worker(index)
-        metrics = self._start_metrics()
         loop = asyncio.get_running_loop()
         tasks = [
             loop.create_task(self._follow_source(), name="ring-source"),
@@ -126,6 +128,18 @@ class Supervisor:
                 metrics.stop()
         log.info("stopped", **summary(self.snapshot()))
         return status
+
+    def _check_listen(self) -> None:
+        """Bind the listen address once, so a bad one fails here and not in every worker."""
+        listen = self.config.listen
+        sockets = [bind_udp(listen.host, listen.port, 0, reuse_port=True)]
+        try:
+            if self.config.tcp:
+                port = sockets[0].getsockname()[1]
+                sockets.append(bind_tcp(listen.host, port, reuse_port=True))
+        finally:
+            for sock in sockets:
+                sock.close()
 
     def _start_metrics(self) -> MetricsServer | None:
         listen = self.config.metrics_listen
@@ -285,7 +299,15 @@ async def _serve_worker(config: ProxyConfig, connection: Connection) -> int:
 
 
 async def _report_stats(server: ProxyServer, connection: Connection) -> None:
+    """Send counters to the supervisor every second; stop the worker if the supervisor died."""
+    supervisor = os.getppid()
     while True:
         with contextlib.suppress(OSError):
             connection.send(("stats", server.stats.snapshot()))
         await asyncio.sleep(STATS_INTERVAL)
+        if os.getppid() != supervisor:
+            # Killed without a chance to stop us: release the port the
+            # same way a SIGTERM would, with batches flushed.
+            log.error("supervisor_gone", supervisor_pid=supervisor)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return

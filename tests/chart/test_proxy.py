@@ -6,7 +6,7 @@ import argparse
 import os
 
 import pytest
-from statsd_proxy.cli import build_parser
+from statsd_proxy.cli import build_parser, resolve_environment
 
 from tests.chart.rendering import NAMESPACE, RELEASE, Manifest, matches, only, select
 
@@ -31,7 +31,9 @@ def _parse_run(args: list[str], monkeypatch: pytest.MonkeyPatch) -> argparse.Nam
     for name in [name for name in os.environ if name.startswith("STATSD_PROXY_")]:
         monkeypatch.delenv(name)
     try:
-        return build_parser().parse_args(args)
+        parsed = build_parser().parse_args(args)
+        resolve_environment(parsed)
+        return parsed
     except SystemExit as error:
         raise AssertionError(f"statsd-proxy rejected the chart's arguments {args!r}") from error
 

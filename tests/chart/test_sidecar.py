@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
-from statsd_proxy.cli import build_parser
+from statsd_proxy.cli import build_parser, resolve_environment
 from statsd_proxy.ringdoc import parse_ring
 
 from tests.chart.proxyproc import free_port, running_proxy
@@ -50,7 +50,9 @@ def _container(documents: list[Manifest], name: str) -> Manifest:
 def _parse_args(args: list[str], monkeypatch: pytest.MonkeyPatch) -> Any:
     for name in [name for name in os.environ if name.startswith("STATSD_PROXY_")]:
         monkeypatch.delenv(name)
-    return build_parser().parse_args(args)
+    parsed = build_parser().parse_args(args)
+    resolve_environment(parsed)
+    return parsed
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)

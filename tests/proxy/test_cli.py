@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -40,6 +41,10 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         ),
         (["--backend", "bad_name!=h:1"], "invalid member name 'bad_name!'"),
         (["--ring-configmap", "noslash"], "expected NAMESPACE/NAME, got 'noslash'"),
+        (["--receive-buffer", "4294967296"], "expected bytes from 1 to 2147483647"),
+        (["--workers", "10000"], "expected from 1 to 64 workers, got '10000'"),
+        (["--flush-interval-ms", "inf"], "expected a finite number of at least 0, got 'inf'"),
+        (["--flush-interval-ms", "5000"], "expected milliseconds from 0 to 1000, got '5000'"),
     ],
 )
 def test_run_rejects_bad_value(args: list[str], message: str) -> None:
@@ -143,3 +148,106 @@ def test_ring_plan_add_member() -> None:
     assert result.returncode == 0, result.stderr
     moved = float(result.stdout.strip().splitlines()[-1].split()[-1].rstrip("%"))
     assert 15 < moved < 35
+
+
+def test_flag_source_beats_env_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STATSD_PROXY_RING_FILE", "/etc/statsd-proxy/ring.json")
+    args = build_parser().parse_args(["run", "--backend", "a=127.0.0.1:1"])
+
+    config = config_from_args(args)
+
+    assert config.ring_file is None
+    assert config.backends == (Member("a", "127.0.0.1", 1),)
+
+
+def test_flag_backends_replace_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STATSD_PROXY_BACKEND", "a=127.0.0.1:1")
+
+    config = config_from_args(build_parser().parse_args(["run", "--backend", "b=127.0.0.1:2"]))
+
+    assert config.backends == (Member("b", "127.0.0.1", 2),)
+
+
+def test_listen_in_use_reported(tmp_path: object) -> None:
+    holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    holder.bind(("127.0.0.1", 0))
+    port = holder.getsockname()[1]
+    try:
+        result = run_cli(
+            "run",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--backend",
+            "a=127.0.0.1:1",
+            "--metrics-listen",
+            "off",
+        )
+    finally:
+        holder.close()
+
+    assert result.returncode == 1
+    assert f"cannot listen on --listen 127.0.0.1:{port}: Address already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_metrics_listen_in_use_reported() -> None:
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        result = run_cli(
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--backend",
+            "a=127.0.0.1:1",
+            "--metrics-listen",
+            f"127.0.0.1:{port}",
+        )
+    finally:
+        holder.close()
+
+    assert result.returncode == 1
+    assert f"cannot listen on --metrics-listen 127.0.0.1:{port}" in result.stderr
+
+
+def test_workers_listen_error_reported() -> None:
+    result = run_cli(
+        "run",
+        "--listen",
+        "192.0.2.1:8125",
+        "--backend",
+        "a=127.0.0.1:1",
+        "--metrics-listen",
+        "off",
+        "--workers",
+        "2",
+    )
+
+    assert result.returncode == 1
+    assert "cannot listen on --listen 192.0.2.1:8125" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "message"),
+    [
+        ("a,a,b", "a,b", "duplicate member names ['a']"),
+        (",", "a", "no member names"),
+        ("a", "/nonexistent/ring.json", "No such file or directory"),
+    ],
+)
+def test_ring_plan_rejects(before: str, after: str, message: str) -> None:
+    result = run_cli("ring", "plan", before, after)
+
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_ring_plan_long_list() -> None:
+    names = ",".join(f"main-statsd-{index}" for index in range(40))
+
+    result = run_cli("ring", "plan", names, names)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("moved: 0.00%")

@@ -25,9 +25,9 @@ def test_sigterm_flushes_batches(
 ) -> None:
     lines = [b"flush.test.%d:1|c" % index for index in range(30)]
 
-    with run_proxy(receivers, tmp_path, ["--flush-interval-ms", "60000"]) as proxy:
+    with run_proxy(receivers, tmp_path, ["--flush-interval-ms", "1000"]) as proxy:
         sender.sendto(b"\n".join(lines), proxy.address)
-        time.sleep(0.3)
+        time.sleep(0.2)
         before = sum(len(r.lines) for r in receivers)
         proxy.process.popen.send_signal(signal.SIGTERM)
         exit_code = proxy.process.popen.wait(timeout=10)

@@ -142,7 +142,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         "--receive-buffer",
         parse_receive_buffer,
         str(DEFAULT_RECEIVE_BUFFER),
-        "UDP receive buffer to ask the kernel for, in bytes (capped by net.core.rmem_max)",
+        "UDP receive buffer to ask the kernel for, in bytes (capped by net.core.rmem_max); "
+        "0 keeps the kernel default",
     )
     add(
         "--route-cache-size",

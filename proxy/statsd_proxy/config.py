@@ -170,11 +170,10 @@ def parse_workers(text: str) -> int:
 
 
 def parse_receive_buffer(text: str) -> int:
-    """Parse a receive buffer size in bytes, within what setsockopt takes."""
-    value = parse_positive_int(text)
-    if value > MAX_RECEIVE_BUFFER:
-        raise ValueError(f"expected bytes from 1 to {MAX_RECEIVE_BUFFER}, got {text!r}")
-    return value
+    """Parse a receive buffer size in bytes; 0 keeps the kernel's default."""
+    if not text.strip().isdigit() or int(text) > MAX_RECEIVE_BUFFER:
+        raise ValueError(f"expected bytes from 0 to {MAX_RECEIVE_BUFFER}, got {text!r}")
+    return int(text)
 
 
 def parse_bool(text: str) -> bool:

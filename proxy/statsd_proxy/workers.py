@@ -236,6 +236,11 @@ class Supervisor:
 
 def worker_main(config: ProxyConfig, connection: Connection, index: int) -> None:
     """Entry point of a worker process."""
+    # A process group of its own keeps a terminal's Ctrl-C or a signal to
+    # the supervisor's group from reaching the worker as well: the
+    # supervisor forwards exactly one SIGTERM, and a second would force an
+    # exit without flushing.
+    os.setpgrp()
     configure_logging(config.log_format, config.log_level, worker=index)
     from statsd_proxy.app import run_event_loop
 

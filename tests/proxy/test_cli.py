@@ -41,7 +41,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         ),
         (["--backend", "bad_name!=h:1"], "invalid member name 'bad_name!'"),
         (["--ring-configmap", "noslash"], "expected NAMESPACE/NAME, got 'noslash'"),
-        (["--receive-buffer", "4294967296"], "expected bytes from 1 to 2147483647"),
+        (["--receive-buffer", "4294967296"], "expected bytes from 0 to 2147483647"),
         (["--workers", "10000"], "expected from 1 to 64 workers, got '10000'"),
         (["--flush-interval-ms", "inf"], "expected a finite number of at least 0, got 'inf'"),
         (["--flush-interval-ms", "5000"], "expected milliseconds from 0 to 1000, got '5000'"),

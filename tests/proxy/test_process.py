@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import socket
+import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 from statsd_proxy.hashring import ConsistentRing
 from statsd_proxy.lines import series_key
 
 from tests.proxy.receivers import UdpReceiver, settle
-from tests.support.pipeline_proxy import run_proxy
+from tests.support.pipeline_process import free_port, wait_for
+from tests.support.pipeline_proxy import proxy_command, run_proxy
 
 
 def owner_of(receivers: list[UdpReceiver], line: bytes) -> str:
@@ -120,3 +125,63 @@ def test_largest_datagram_received_whole(
 
     assert len(datagram) > 60000
     assert sorted(line for r in receivers for line in r.lines) == sorted(lines)
+
+
+def test_group_sigterm_flushes_workers(
+    receivers: list[UdpReceiver], sender: socket.socket, tmp_path: Path
+) -> None:
+    lines = [b"group.signal.%d:1|c" % index for index in range(40)]
+    metrics_port = free_port()
+    command = [
+        *proxy_command(),
+        "run",
+        "--listen",
+        "127.0.0.1:0",
+        "--metrics-listen",
+        f"127.0.0.1:{metrics_port}",
+        "--workers",
+        "2",
+        "--flush-interval-ms",
+        "1000",
+        "--log-format",
+        "json",
+        *[arg for r in receivers for arg in ("--backend", f"{r.name}={r.address}")],
+    ]
+    log_path = tmp_path / "proxy.log"
+    with log_path.open("wb") as log:
+        # A session of its own, so the group signal below reaches only the proxy.
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        wait_for(lambda: _ready(metrics_port), 15, "proxy /readyz 200")
+        port = _udp_port(log_path)
+        sender.sendto(b"\n".join(lines), ("127.0.0.1", port))
+        time.sleep(0.2)
+
+        os.killpg(process.pid, signal.SIGTERM)
+        exit_code = process.wait(timeout=20)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    settle(receivers, len(lines))
+
+    assert exit_code == 0
+    assert "forced_exit" not in log_path.read_text()
+    assert sorted(line for r in receivers for line in r.lines) == sorted(lines)
+
+
+def _ready(port: int) -> bool | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+            return True if response.status == 200 else None
+    except OSError:
+        return None
+
+
+def _udp_port(log_path: Path) -> int:
+    for line in log_path.read_text().splitlines():
+        if '"event": "listening"' in line:
+            return int(json.loads(line)["udp"].rsplit(":", 1)[1])
+    raise AssertionError(f"no listening event in {log_path}")

@@ -20,16 +20,11 @@ from statsd_proxy.stats import MemberStats
 class Sender(Protocol):
     """Where a channel's datagrams go: a member's socket, or a test double."""
 
-    @property
-    def paused(self) -> bool:
-        """Whether new datagrams must be dropped: the buffer is full or there is no socket."""
+    def send(self, payload: bytes, lines: int) -> None:
+        """Send one datagram of ``lines`` lines and count the outcome; never raise."""
 
-    @property
-    def available(self) -> bool:
-        """Whether the sender has a socket; paused with no socket means unreachable."""
-
-    def send(self, payload: bytes) -> None:
-        """Send one datagram; errors are counted by the sender, never raised."""
+    def close(self) -> None:
+        """Release the socket, if any."""
 
 
 class MemberChannel:
@@ -75,23 +70,14 @@ class MemberChannel:
             self.flush()
 
     def flush(self) -> None:
-        """Send the batch as one datagram, or count it dropped while the sender is paused."""
+        """Send the batch as one datagram; the sender counts whether it went out."""
         lines = self._lines
         if not lines:
             return
         self._lines = []
         self._size = 0
         count = len(lines)
-        sender = self.sender
-        if sender.paused:
-            if sender.available:
-                self.stats.dropped_backpressure += count
-            else:
-                self.stats.dropped_unavailable += count
-            return
-        sender.send(lines[0] if count == 1 else b"\n".join(lines))
-        self.stats.lines_forwarded += count
-        self.stats.datagrams_sent += 1
+        self.sender.send(lines[0] if count == 1 else b"\n".join(lines), count)
 
 
 class FlushScheduler:

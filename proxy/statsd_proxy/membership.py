@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 import structlog
 
 from statsd_proxy.batching import FlushScheduler, MemberChannel, Sender
-from statsd_proxy.egress import UdpSender, UnresolvedSender, open_sender
+from statsd_proxy.egress import UdpSender, UnresolvedSender
 from statsd_proxy.hashring import ConsistentRing, moved_share
 from statsd_proxy.ringdoc import Member, RingDocument
 from statsd_proxy.router import Router
@@ -163,18 +163,17 @@ class RingManager:
             if current is not None and self._addresses.get(member.name) == address:
                 senders[member.name] = (address, current)
             elif address is None:
-                senders[member.name] = (None, UnresolvedSender())
+                senders[member.name] = (None, UnresolvedSender(self._stats.member(member.name)))
             else:
-                senders[member.name] = await self._open(member, address)
+                senders[member.name] = self._open(member, address)
         hash_key = document.hash_key or self._default_hash_key
         return PreparedRing(document=document, hash_key=hash_key, senders=senders)
 
-    async def _open(self, member: Member, address: Address) -> tuple[Address | None, Sender]:
+    def _open(self, member: Member, address: Address) -> tuple[Address | None, Sender]:
         """Open the member's socket; on failure its lines are dropped until a refresh retries."""
         stats = self._stats.member(member.name)
-        loop = asyncio.get_running_loop()
         try:
-            return address, await open_sender(loop, member.name, address, stats)
+            return address, UdpSender(member.name, address, stats)
         except OSError as error:
             self._stats.count_discovery_error("socket")
             log.warning(
@@ -183,7 +182,7 @@ class RingManager:
                 address=f"{address[0]}:{address[1]}",
                 error=str(error),
             )
-            return None, UnresolvedSender()
+            return None, UnresolvedSender(stats)
 
     async def _resolve(self, member: Member) -> Address | None:
         """Return the member's IP address and port, or the last known one on failure."""
@@ -304,5 +303,4 @@ def _is_ip(host: str) -> bool:
 
 
 def _close_sender(sender: Sender) -> None:
-    if isinstance(sender, (UdpSender, UnresolvedSender)):
-        sender.close()
+    sender.close()

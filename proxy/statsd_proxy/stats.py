@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-DROP_REASONS = ("invalid", "blank", "backpressure", "unavailable", "no_ring", "too_long")
+DROP_REASONS = (
+    "invalid",
+    "blank",
+    "backpressure",
+    "send_error",
+    "unavailable",
+    "no_ring",
+    "too_long",
+)
 
 
 class MemberStats:
@@ -20,6 +28,7 @@ class MemberStats:
     __slots__ = (
         "datagrams_sent",
         "dropped_backpressure",
+        "dropped_send_error",
         "dropped_unavailable",
         "lines_forwarded",
         "send_errors",
@@ -31,6 +40,7 @@ class MemberStats:
         self.send_errors = 0
         self.dropped_backpressure = 0
         self.dropped_unavailable = 0
+        self.dropped_send_error = 0
 
 
 class ProxyStats:
@@ -92,6 +102,7 @@ class ProxyStats:
             "invalid": self.lines_invalid,
             "blank": self.lines_blank,
             "backpressure": sum(m.dropped_backpressure for m in members),
+            "send_error": sum(m.dropped_send_error for m in members),
             "unavailable": sum(m.dropped_unavailable for m in members),
             "no_ring": self.lines_no_ring,
             "too_long": self.lines_too_long,

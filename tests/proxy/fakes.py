@@ -7,15 +7,18 @@ from statsd_proxy.stats import MemberStats
 
 
 class RecordingSender:
-    """A sender that keeps every datagram it is given."""
+    """A sender that keeps every datagram it is given, with its line count."""
 
     def __init__(self) -> None:
         self.datagrams: list[bytes] = []
-        self.paused = False
-        self.available = True
+        self.line_counts: list[int] = []
 
-    def send(self, payload: bytes) -> None:
+    def send(self, payload: bytes, lines: int) -> None:
         self.datagrams.append(payload)
+        self.line_counts.append(lines)
+
+    def close(self) -> None:
+        pass
 
 
 class ChannelFactory:

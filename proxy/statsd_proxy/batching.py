@@ -18,7 +18,7 @@ from statsd_proxy.stats import MemberStats
 
 
 class Sender(Protocol):
-    """Where a channel's datagrams go: a member's socket, or a test double."""
+    """The destination of a channel's datagrams: a member's socket, or a test double."""
 
     def send(self, payload: bytes, lines: int) -> None:
         """Send one datagram of ``lines`` lines and count the outcome; never raise."""

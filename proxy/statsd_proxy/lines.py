@@ -21,8 +21,9 @@ from collections.abc import Callable
 
 RouteKeyFunction = Callable[[bytes], bytes | None]
 
-# Separates the name from the sorted tags in a series key. No dialect uses
-# this byte, so a name can never collide with a name-plus-tags key.
+# Separates the name from the sorted tags in a series key. No StatsD dialect
+# uses this byte in names; a name that did contain it could share a key with
+# a name-plus-tags key, which would only put both on one shard.
 _TAG_SEPARATOR = b"\x1f"
 _EVENT_PREFIX = b"_e{"
 _SERVICE_CHECK_PREFIX = b"_sc|"

@@ -218,7 +218,7 @@ class RingManager:
                 _close_sender(sender)
 
     def _commit(self, prepared: PreparedRing, *, refresh: bool = False) -> None:
-        """Swap the router to the prepared ring; this never waits."""
+        """Swap the router to the prepared ring, without awaiting anything."""
         document = prepared.document
         old_channels = dict(self._router.channels)
         old_ring = self._router.ring

@@ -1,6 +1,6 @@
 """Routing: split datagrams into lines and hand each line to its member's batch.
 
-This is the hot path. It knows nothing of sockets or asyncio: the caller
+This is the hot path. It does not touch sockets or asyncio: the caller
 installs a ring and a channel per member, then feeds datagrams to `route`.
 A line's route is cached under its raw head (and DogStatsD tags in
 ``series`` mode), so the canonical key with sorted tags is built only for a

@@ -99,7 +99,7 @@ class Supervisor:
         return merge_snapshots([self._retired, *live], self._stats.snapshot())
 
     def ready(self) -> bool:
-        """Whether every worker routes with a ring that has members."""
+        """Return whether every worker routes with a ring that has members."""
         snapshots = [w.snapshot for w in self._workers.values()]
         return len(snapshots) == self.config.workers and all(
             s is not None and s["ring_members"] > 0 for s in snapshots

@@ -17,7 +17,6 @@ import asyncio
 import dataclasses
 import ipaddress
 import socket
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -42,6 +41,9 @@ class PreparedRing:
     document: RingDocument
     hash_key: str
     senders: dict[str, tuple[Address | None, Sender]]
+    ring: ConsistentRing
+    # Estimated share of keys that move, against the ring in use when prepared.
+    moved_share: float
 
 
 class RingManager:
@@ -167,7 +169,23 @@ class RingManager:
             else:
                 senders[member.name] = self._open(member, address)
         hash_key = document.hash_key or self._default_hash_key
-        return PreparedRing(document=document, hash_key=hash_key, senders=senders)
+        ring, moved = await self._build_ring(document)
+        return PreparedRing(document, hash_key, senders, ring, moved)
+
+    async def _build_ring(self, document: RingDocument) -> tuple[ConsistentRing, float]:
+        """Build the hash ring and estimate the keys it moves, in a thread.
+
+        Both are pure Python and grow with the member count: 4 members took
+        30 to 55 ms on a 2-core test machine. In a thread they share the GIL
+        with the event loop instead of stopping it, so traffic keeps flowing.
+        """
+        current = self._router.ring
+        if document.member_names == frozenset(current.names):
+            return current, 0.0
+        ring = await asyncio.to_thread(ConsistentRing, document.member_names)
+        if self._document is None:
+            return ring, 1.0
+        return ring, await asyncio.to_thread(moved_share, current, ring)
 
     def _open(self, member: Member, address: Address) -> tuple[Address | None, Sender]:
         """Open the member's socket; on failure its lines are dropped until a refresh retries."""
@@ -236,7 +254,7 @@ class RingManager:
                 channel.limit = limit
             channels[member.name] = channel
             self._addresses[member.name] = address
-        new_ring = ConsistentRing(channels) if not refresh else old_ring
+        new_ring = old_ring if refresh else prepared.ring
         self._router.install(new_ring, channels, prepared.hash_key)
         self._retire(old_channels, channels, prepared)
         self._record(old_ring, new_ring, prepared, refresh)
@@ -278,8 +296,6 @@ class RingManager:
         if refresh:
             log.info("ring_addresses_changed", version=document.version)
             return
-        started = time.perf_counter()
-        moved = moved_share(old_ring, new_ring) if old_document is not None else 1.0
         old_names = set(old_ring.names)
         log.info(
             "ring_changed",
@@ -288,9 +304,8 @@ class RingManager:
             members=len(new_ring),
             added=sorted(set(new_ring.names) - old_names),
             removed=sorted(old_names - set(new_ring.names)),
-            moved_share=round(moved, 4),
+            moved_share=round(prepared.moved_share, 4),
             hash_key=prepared.hash_key,
-            estimate_ms=round((time.perf_counter() - started) * 1000, 1),
         )
 
 

@@ -3,9 +3,8 @@
 The proxy reads the Kubernetes API stand-in through the kubeconfig file that
 the ``kube_api`` fixture writes. Its JSON log lines carry ISO 8601 UTC times
 with microseconds, so the moment it switched to each ring version can be read
-back from its ``ring_changed`` events. The proxy writes that event after it
-computed the share of keys that moved, and it logs the time that computation
-took as ``estimate_ms``. The switch itself came that much earlier.
+back from its ``ring_changed`` events, which it writes right after the
+switch.
 """
 
 from __future__ import annotations
@@ -75,6 +74,5 @@ def ring_switch_times(log_path: Path) -> dict[int, float]:
             continue
         if isinstance(event, dict) and event.get("event") == "ring_changed":
             moment = datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00"))
-            estimate = float(event.get("estimate_ms", 0.0)) / 1000
-            switches[int(event["version"])] = moment.timestamp() - estimate
+            switches[int(event["version"])] = moment.timestamp()
     return switches

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from typing import cast
 
 import structlog
 
@@ -26,28 +25,49 @@ MAX_TCP_LINE = 65507
 _ERROR_LOG_INTERVAL = 10.0
 
 
-class UdpIngress(asyncio.DatagramProtocol):
-    """Receives datagrams and routes them."""
+# Datagrams read per readiness callback before other callbacks get a turn,
+# so a flood cannot starve the flush timer or the ring watcher.
+_READS_PER_WAKEUP = 512
+# Large enough for any UDP payload, so no datagram is ever truncated.
+_RECEIVE_SIZE = 65536
 
-    def __init__(self, router: Router) -> None:
+
+class UdpReader:
+    """Reads datagrams from the listening socket and routes them.
+
+    The event loop calls `on_readable` when the socket has data; it then
+    reads until the socket is empty. This skips the per-datagram work of an
+    asyncio datagram transport: a callback and a sender address tuple for
+    every datagram, which took more than half of the CPU time of routing
+    single-line datagrams in a py-spy profile of the benchmark (bench/).
+    """
+
+    def __init__(self, sock: socket.socket, router: Router) -> None:
+        self._sock = sock
         self._router = router
         self._stats = router.stats
         self._last_error_log = 0.0
-        self.transport: asyncio.DatagramTransport | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        self._stats.datagrams_udp += 1
-        try:
-            self._router.route(data)
-        except Exception as error:
-            self._stats.datagrams_failed += 1
-            self._log_failure(error)
-
-    def error_received(self, exc: Exception) -> None:
-        log.warning("receive_failed", error=str(exc))
+    def on_readable(self) -> None:
+        """Read and route datagrams until the socket is empty or the turn is over."""
+        receive = self._sock.recv
+        route = self._router.route
+        stats = self._stats
+        for _ in range(_READS_PER_WAKEUP):
+            try:
+                data = receive(_RECEIVE_SIZE)
+            except BlockingIOError:
+                return
+            except OSError as error:
+                log.warning("receive_failed", error=str(error))
+                return
+            stats.datagrams_udp += 1
+            try:
+                route(data)
+            except Exception as error:
+                # One bad datagram must not stop the listener.
+                stats.datagrams_failed += 1
+                self._log_failure(error)
 
     def _log_failure(self, error: Exception) -> None:
         now = time.monotonic()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ import structlog
 
 from statsd_proxy.batching import FlushScheduler
 from statsd_proxy.config import HostPort, ProxyConfig
-from statsd_proxy.ingress import TcpIngress, UdpIngress, bind_tcp, bind_udp, receive_buffer_size
+from statsd_proxy.ingress import TcpIngress, UdpReader, bind_tcp, bind_udp, receive_buffer_size
 from statsd_proxy.membership import RingManager
 from statsd_proxy.router import Router
 from statsd_proxy.sources import RingSource, make_source
@@ -35,7 +36,8 @@ class ProxyServer:
         self.stats.unready_policy = config.unready_policy
         self.router = Router(self.stats, cache_size=config.route_cache_size)
         self._source = source if source is not None else make_source(config)
-        self._udp: asyncio.DatagramTransport | None = None
+        self._udp: socket.socket | None = None
+        self._reader: UdpReader | None = None
         self._tcp: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._manager: RingManager | None = None
@@ -68,9 +70,9 @@ class ProxyServer:
         sock = bind_udp(config.listen.host, config.listen.port, config.receive_buffer, reuse_port)
         self.udp_port = sock.getsockname()[1]
         granted = receive_buffer_size(sock)
-        self._udp, _ = await loop.create_datagram_endpoint(
-            lambda: UdpIngress(self.router), sock=sock
-        )
+        self._udp = sock
+        self._reader = UdpReader(sock, self.router)
+        loop.add_reader(sock.fileno(), self._reader.on_readable)
         if config.tcp:
             tcp_sock = bind_tcp(config.listen.host, self.udp_port, reuse_port)
             self._tcp = await loop.create_server(lambda: TcpIngress(self.router), sock=tcp_sock)
@@ -91,7 +93,13 @@ class ProxyServer:
     async def stop(self) -> None:
         """Stop reading, flush every batch, close sockets and log the totals."""
         if self._udp is not None:
+            loop = asyncio.get_running_loop()
+            loop.remove_reader(self._udp.fileno())
+            # Route what the kernel already holds, then stop receiving.
+            if self._reader is not None:
+                self._reader.on_readable()
             self._udp.close()
+            self._udp = None
         if self._tcp is not None:
             self._tcp.close()
         for task in self._tasks:

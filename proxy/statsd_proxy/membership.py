@@ -220,10 +220,19 @@ class RingManager:
         return (host, member.port)
 
     def _commit_pending(self) -> None:
-        if self._pending is not None:
-            prepared, _ = self._pending
-            self._pending = None
-            self._commit(prepared)
+        if self._pending is None:
+            return
+        prepared, _ = self._pending
+        remaining = self._switch_delay(prepared.document)
+        if remaining > 0:
+            # Event loop timers may fire up to a millisecond early (libuv
+            # counts in milliseconds); a switch must never come before
+            # effectiveAt, so wait out the rest.
+            handle = asyncio.get_running_loop().call_later(remaining, self._commit_pending)
+            self._pending = (prepared, handle)
+            return
+        self._pending = None
+        self._commit(prepared)
 
     def _cancel_pending(self) -> None:
         if self._pending is None:

@@ -9,8 +9,10 @@ scrape never blocks the event loop that routes traffic.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -134,16 +136,50 @@ class _QuietHandler(WSGIRequestHandler):
         """Drop the per-request access log; scrapes every few seconds are noise."""
 
 
+class Heartbeat:
+    """Proof that the event loop still runs, for ``/healthz``.
+
+    The HTTP server answers from its own thread, so without this a proxy
+    whose event loop is stuck would still look healthy to a liveness probe.
+    """
+
+    def __init__(self, limit: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._limit = limit
+        self._clock = clock
+        self._last = clock()
+
+    def beat(self) -> None:
+        """Record that the event loop ran just now."""
+        self._last = self._clock()
+
+    def stalled_for(self) -> float:
+        """Return seconds since the last beat when over the limit, else 0."""
+        silent = self._clock() - self._last
+        return silent if silent > self._limit else 0.0
+
+    async def run(self, interval: float = 1.0) -> None:
+        """Beat every ``interval`` seconds until cancelled."""
+        while True:
+            self.beat()
+            await asyncio.sleep(interval)
+
+
 class MetricsServer:
     """Serves ``/metrics``, ``/healthz`` and ``/readyz`` from a daemon thread."""
 
     def __init__(
-        self, host: str, port: int, snapshot: Callable[[], Snapshot], ready: Callable[[], bool]
+        self,
+        host: str,
+        port: int,
+        snapshot: Callable[[], Snapshot],
+        ready: Callable[[], bool],
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         registry = CollectorRegistry()
         registry.register(ProxyCollector(snapshot))
         self._metrics_app = make_wsgi_app(registry)
         self._ready = ready
+        self._heartbeat = heartbeat
         server_class = _ThreadingWsgiServer6 if ":" in host else _ThreadingWsgiServer
         try:
             self._server = make_server(
@@ -176,6 +212,10 @@ class MetricsServer:
     def _app(self, environ: WsgiEnviron, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == "/healthz":
+            stalled = self._heartbeat.stalled_for() if self._heartbeat is not None else 0.0
+            if stalled > 0:
+                message = f"event loop has not run for {stalled:.0f} s\n".encode()
+                return _plain(start_response, "503 Service Unavailable", message)
             return _plain(start_response, "200 OK", b"ok\n")
         if path == "/readyz":
             if self._ready():

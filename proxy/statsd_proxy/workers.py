@@ -27,7 +27,7 @@ import structlog
 from statsd_proxy.config import ProxyConfig
 from statsd_proxy.ingress import bind_tcp, bind_udp
 from statsd_proxy.logs import configure_logging
-from statsd_proxy.metrics import MetricsServer
+from statsd_proxy.metrics import Heartbeat, MetricsServer
 from statsd_proxy.ringdoc import RingDocument, RingFormatError, dump_ring, parse_ring
 from statsd_proxy.server import ProxyServer, summary, wait_for_signal
 from statsd_proxy.sources import RingSink, make_source
@@ -72,6 +72,7 @@ class Supervisor:
         self._stats.unready_policy = config.unready_policy
         self._document: RingDocument | None = None
         self._stopping = False
+        self._heartbeat = Heartbeat()
 
     @property
     def stats(self) -> ProxyStats:
@@ -115,6 +116,7 @@ class Supervisor:
         tasks = [
             loop.create_task(self._follow_source(), name="ring-source"),
             loop.create_task(self._watch_workers(), name="worker-watcher"),
+            loop.create_task(self._heartbeat.run(), name="heartbeat"),
         ]
         try:
             await wait_for_signal()
@@ -145,7 +147,9 @@ class Supervisor:
         listen = self.config.metrics_listen
         if listen is None:
             return None
-        metrics = MetricsServer(listen.host, listen.port, self.snapshot, self.ready)
+        metrics = MetricsServer(
+            listen.host, listen.port, self.snapshot, self.ready, self._heartbeat
+        )
         metrics.start()
         log.info("metrics_listening", address=f"{listen.host}:{metrics.port}")
         return metrics

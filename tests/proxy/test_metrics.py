@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from statsd_proxy.metrics import MetricsServer
+from statsd_proxy.metrics import Heartbeat, MetricsServer
 from statsd_proxy.stats import ProxyStats
 
 
@@ -78,3 +78,22 @@ def test_metrics_reflect_counters(served: tuple[MetricsServer, ProxyStats, Ready
     assert samples[("statsd_proxy_discovery_errors_total", (("kind", "api"),))] == 1
     assert samples[("statsd_proxy_ring_version", ())] == 4
     assert samples[("statsd_proxy_unready_policy", (("policy", "hold"),))] == 1
+
+
+def test_healthz_fails_when_loop_stalls() -> None:
+    now = [100.0]
+    heartbeat = Heartbeat(limit=30.0, clock=lambda: now[0])
+    server = MetricsServer("127.0.0.1", 0, ProxyStats().snapshot, lambda: True, heartbeat)
+    server.start()
+    try:
+        healthy = get(server, "/healthz")
+        now[0] += 45.0
+        stalled = get(server, "/healthz")
+        heartbeat.beat()
+        recovered = get(server, "/healthz")
+    finally:
+        server.stop()
+
+    assert healthy[0] == 200
+    assert stalled == (503, "event loop has not run for 45 s\n")
+    assert recovered[0] == 200

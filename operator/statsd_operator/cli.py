@@ -89,7 +89,7 @@ def _add_timing_options(parser: argparse.ArgumentParser) -> None:
         parser,
         "ring-lead-seconds",
         defaults.ring_lead,
-        "minimum seconds between writing a ring with new members and its switch time",
+        "minimum seconds between writing a ring that adds or removes members and its switch time",
     )
     _seconds(
         parser,

@@ -161,8 +161,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     add(
         "--log-format",
         _choice("--log-format", LOG_FORMATS),
-        default_log_format(),
-        "json or console",
+        None,
+        "json or console (default: console on a terminal, else json)",
     )
     add("--log-level", _choice("--log-level", LOG_LEVELS), "info", "least severe level logged")
 
@@ -187,7 +187,7 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
         route_cache_size=args.route_cache_size,
         workers=args.workers,
         metrics_listen=args.metrics_listen,
-        log_format=args.log_format,
+        log_format=args.log_format or default_log_format(),
         log_level=args.log_level,
     )
 

@@ -42,9 +42,13 @@ class ValueKey:
     @property
     def description(self) -> str:
         """The "# --" comment as one line of text."""
-        lines = self.comment[next(i for i, c in enumerate(self.comment) if c.startswith("# --")) :]
-        text = " ".join(line.removeprefix("# --").removeprefix("#").strip() for line in lines)
-        return text.strip()
+        start = next(i for i, c in enumerate(self.comment) if c.startswith("# --"))
+        first, *rest = self.comment[start:]
+        # Only the first line carries the "# --" marker; a later line may
+        # start with an option such as "--ring-lead-seconds".
+        parts = [first.removeprefix("# --").strip()]
+        parts += [line.removeprefix("#").strip() for line in rest]
+        return " ".join(parts).strip()
 
 
 def scan_values(path: Path = CHART / "values.yaml") -> list[ValueKey]:

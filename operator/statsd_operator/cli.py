@@ -148,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if getattr(args, option) <= 0:
             parser.error(f"--{option.replace('_', '-')} must be greater than 0")
     kopf.configure(debug=args.log_level == "debug", log_format=LOG_FORMATS[args.log_format])
-    # kopf.configure knows only DEBUG, INFO and WARNING, so set the level itself.
+    # kopf.configure sets only DEBUG, INFO or WARNING, so set the level here.
     logging.getLogger().setLevel(args.log_level.upper())
     registry = build_registry(options_from(args), kubeconfig=args.kubeconfig)
     # One operator replica serves all StatsdClusters; no peering objects are used.

@@ -3,8 +3,8 @@
 Each member has a `MemberChannel` that collects lines and sends them as one
 datagram when the next line would not fit, or when the flush scheduler's
 short delay runs out. The size check comes before appending, so a batch
-never exceeds the member's limit; a line never splits; a line longer than
-the limit travels alone. This module knows nothing of sockets: a channel
+never exceeds the member's limit. A line never splits, and a line longer
+than the limit travels alone. This module does not touch sockets: a channel
 hands finished datagrams to a `Sender`.
 """
 
@@ -21,7 +21,7 @@ class Sender(Protocol):
     """The destination of a channel's datagrams: a member's socket, or a test double."""
 
     def send(self, payload: bytes, lines: int) -> None:
-        """Send one datagram of ``lines`` lines and count the outcome; never raise."""
+        """Send one datagram of ``lines`` lines and count the outcome, without raising."""
 
     def close(self) -> None:
         """Release the socket, if any."""

@@ -274,8 +274,8 @@ class _EnvOptions:
     """Adds options that fall back to ``STATSD_PROXY_*`` environment variables.
 
     Every option is parsed with a marker default, so after parsing the marker
-    means the flag was not given; `resolve_environment` then fills it from the
-    environment, and else from the built-in default.
+    means the flag was not given. `resolve_environment` then fills it from the
+    environment, or else from the built-in default.
     """
 
     def __init__(self, parser: argparse.ArgumentParser) -> None:

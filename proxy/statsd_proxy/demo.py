@@ -1,9 +1,9 @@
 """``statsd-proxy demo``: the proxy in front of three local shards, then a fourth.
 
-Everything runs on 127.0.0.1 in one process: three UDP receivers stand in
-for StatsD shards and record which series each one received, the real
-proxy server routes a webapp-like traffic mix to them, and the demo checks
-the two promises of sharding: every series lands on exactly one shard, and
+Everything runs on 127.0.0.1 in one process. Three UDP receivers stand in
+for StatsD shards and record which series each one received, and the real
+proxy server routes a webapp-like traffic mix to them. The demo checks the
+two promises of sharding: every series lands on exactly one shard, and
 adding a shard moves only about a quarter of the series.
 """
 

@@ -1,10 +1,9 @@
 """The consistent hash ring: which member owns a routing key.
 
 A thin layer over uhashring's ketama ring. Members are identified by their
-stable names, never their addresses, and the ring is built from the names
-in sorted order: uhashring resolves a collision between two members' points
-by insertion order, so sorting makes every replica agree whatever order it
-learned the members in.
+stable names, never their addresses. uhashring resolves a collision between
+two members' points by insertion order, so the ring is built from the names
+in sorted order, and every replica agrees whatever order it learned them in.
 """
 
 from __future__ import annotations
@@ -14,9 +13,9 @@ from collections.abc import Iterable
 from uhashring import HashRing
 
 # Keys for estimating the share of the key space that a ring change moves.
-# 4,096 keys give about +/-1.4 % (two standard errors at a 25 % share); the
-# two lookups per key took about 35 ms on a 2-core x86-64 test machine,
-# which the event loop spends once per ring change.
+# 4,096 keys give about +/-1.4 % (two standard errors at a 25 % share). The
+# two lookups per key took about 35 ms on a 2-core x86-64 test machine, so
+# the ring manager runs the estimate in a thread.
 _SAMPLE_SIZE = 4096
 
 

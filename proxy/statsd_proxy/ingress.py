@@ -18,8 +18,8 @@ from statsd_proxy.router import Router
 
 log = structlog.get_logger("statsd_proxy.ingress")
 
-# Longest line accepted over TCP: the largest UDP payload over IPv4, since a
-# longer line could not be forwarded to a member in one datagram anyway.
+# Maximum length of a line accepted over TCP. It is the largest UDP payload
+# over IPv4, because a longer line could not be forwarded in one datagram.
 MAX_TCP_LINE = 65507
 
 _ERROR_LOG_INTERVAL = 10.0
@@ -37,8 +37,8 @@ class UdpReader:
 
     The event loop calls `on_readable` when the socket has data; it then
     reads until the socket is empty. This skips the per-datagram work of an
-    asyncio datagram transport: a callback and a sender address tuple for
-    every datagram, which took more than half of the CPU time of routing
+    asyncio datagram transport, a callback and a sender address tuple for
+    every datagram. That work took more than half of the CPU time of routing
     single-line datagrams in a py-spy profile of the benchmark (bench/).
     """
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 RouteKeyFunction = Callable[[bytes], bytes | None]
 
 # Separates the name from the sorted tags in a series key. No StatsD dialect
-# uses this byte in names; a name that did contain it could share a key with
+# uses this byte in names. A name that did contain it could share a key with
 # a name-plus-tags key, which would only put both on one shard.
 _TAG_SEPARATOR = b"\x1f"
 _EVENT_PREFIX = b"_e{"

@@ -1,11 +1,12 @@
 """Ring changes: open member sockets, switch rings at the right moment, log the change.
 
 Membership sources (static flags, the ring ConfigMap, a ring file,
-EndpointSlices) submit `RingDocument`s here. A change happens in two steps:
-`prepare` resolves addresses and opens sockets for new members, which may
-wait on I/O; `commit` swaps the router's ring and channels synchronously, at
-the document's ``effectiveAt`` when that lies in the future, so that every
-replica following one ring switches at the same instant.
+EndpointSlices) submit `RingDocument`s here. A change happens in two steps.
+`prepare` resolves addresses, opens sockets for new members and builds the
+hash ring, which may wait on I/O or a thread. `commit` then swaps the
+router's ring and channels synchronously. It runs at the document's
+``effectiveAt`` when that lies in the future, so that every replica
+following one ring switches at the same instant.
 
 An empty document never replaces a working ring: the manager keeps routing
 with the last good ring and marks it stale in logs and metrics.
@@ -225,8 +226,8 @@ class RingManager:
         prepared, _ = self._pending
         remaining = self._switch_delay(prepared.document)
         if remaining > 0:
-            # Event loop timers may fire up to a millisecond early (libuv
-            # counts in milliseconds); a switch must never come before
+            # Event loop timers may fire up to a millisecond early because
+            # libuv counts in milliseconds. A switch must not come before
             # effectiveAt, so wait out the rest.
             handle = asyncio.get_running_loop().call_later(remaining, self._commit_pending)
             self._pending = (prepared, handle)

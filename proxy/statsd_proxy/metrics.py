@@ -4,7 +4,7 @@ The data plane counts in plain integers (see `statsd_proxy.stats`); a custom
 collector turns snapshots of them into metric families at scrape time. With
 several workers, the supervisor sums the snapshots its workers send it.
 The HTTP server runs in a daemon thread from the standard library, so a slow
-scrape never blocks the event loop that routes traffic.
+client cannot hold up the event loop that routes traffic.
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ class _QuietHandler(WSGIRequestHandler):
 class Heartbeat:
     """Proof that the event loop still runs, for ``/healthz``.
 
-    The HTTP server answers from its own thread, so without this a proxy
+    The HTTP server responds from its own thread, so without this a proxy
     whose event loop is stuck would still look healthy to a liveness probe.
     """
 

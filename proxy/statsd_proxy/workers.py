@@ -3,9 +3,9 @@
 Python runs one thread of bytecode at a time, so throughput grows with cores
 only across processes. Each worker binds the port with SO_REUSEPORT and the
 kernel spreads datagrams over them. The supervisor alone follows the
-membership source and sends every ring document to every worker over a pipe,
-so all workers switch to a new ring within one pipe delivery of each other
-(or at the same instant, when the ring has an ``effectiveAt``). Workers send
+membership source and sends every ring document to every worker over a pipe.
+So all workers switch to a new ring within one pipe delivery of each other,
+or at the same instant when the ring has an ``effectiveAt``. Workers send
 their counters back once a second; the supervisor sums them for ``/metrics``
 and restarts a worker that dies.
 """

@@ -10,7 +10,7 @@ from statsd_proxy.stats import ProxyStats
 
 
 class RingSink(Protocol):
-    """Where a source delivers rings: a `RingManager`, or the supervisor of workers."""
+    """The receiver of a source's rings: a `RingManager`, or the supervisor of workers."""
 
     @property
     def stats(self) -> ProxyStats:
